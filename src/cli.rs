@@ -1,0 +1,82 @@
+//! The command line: every flag defined once, with the help text users read.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Run an AI coding agent in a hardened container on your workstation.
+///
+/// dw prepares the workstation (`dw setup`), checks it against the documented risks of running an
+/// agent in a container (`dw doctor`), and runs the agent itself in a sandbox that sees only your
+/// project (`dw run`).
+#[derive(Debug, Parser)]
+#[command(name = "dw", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// When to colour the output. `auto` colours a terminal unless NO_COLOR is set.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Say more about what dw is doing (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// The engine to use, like DOCKER_HOST: `unix:///path/to/docker.sock`, `tcp://host:port`,
+    /// or an absolute socket path. Takes precedence over DOCKER_HOST and Docker contexts.
+    #[arg(long, global = true, value_name = "URL")]
+    pub host: Option<String>,
+}
+
+/// When to colour output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal and NO_COLOR is not set.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Set up this workstation once: container runtime, base image, VS Code setting.
+    Setup(PendingArgs),
+    /// Check this workstation against every documented risk, with evidence and a fix.
+    Doctor(PendingArgs),
+    /// Run the agent on a goal: plan, approve, execute in a sandbox.
+    Run(PendingArgs),
+    /// List, inspect, follow, resume and stop workflows.
+    Workflows(PendingArgs),
+    /// Use the agent's sandbox by hand, and clean up after it.
+    Sandbox(PendingArgs),
+    /// List the container engines on this machine and the one dw uses.
+    ///
+    /// Candidates are listed in precedence order: --host, DOCKER_HOST, the current Docker CLI
+    /// context, then the known runtimes' default sockets (Colima profiles, Rancher Desktop, Docker
+    /// Desktop, OrbStack, Podman, Lima, rootless Docker, the system engine). dw uses the first
+    /// one that answers. Exit status 0 when one answers, 1 when none does.
+    Runtimes(RuntimesArgs),
+}
+
+/// Arguments of a command that a later release implements; accepted so that the command says
+/// so instead of failing on its flags.
+#[derive(Debug, Args)]
+pub struct PendingArgs {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RuntimesArgs {}

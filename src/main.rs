@@ -1,0 +1,67 @@
+//! `dw`: parse, set up output, run one command, exit with its status.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::output::Output;
+
+/// How a command ended, as the process exit status users' scripts rely on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Everything the command set out to do is done (0).
+    Success,
+    /// The command ran and found problems (1).
+    Problems,
+    /// Usage or environment error: the command could not do its job (2).
+    Error,
+}
+
+impl From<Status> for ExitCode {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Success => ExitCode::SUCCESS,
+            Status::Problems => ExitCode::from(1),
+            Status::Error => ExitCode::from(2),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let output = Output::new(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            output.error(&anyhow::Error::new(error).context("cannot start the async runtime"));
+            return Status::Error.into();
+        }
+    };
+    let result = runtime.block_on(async {
+        match &cli.command {
+            Command::Runtimes(args) => commands::runtimes::run(args, &cli.global, &output).await,
+            Command::Setup(_) => commands::pending("setup", &output),
+            Command::Doctor(_) => commands::pending("doctor", &output),
+            Command::Run(_) => commands::pending("run", &output),
+            Command::Workflows(_) => commands::pending("workflows", &output),
+            Command::Sandbox(_) => commands::pending("sandbox", &output),
+        }
+    });
+    match result {
+        Ok(status) => status.into(),
+        Err(error) => {
+            output.error(&error);
+            Status::Error.into()
+        }
+    }
+}

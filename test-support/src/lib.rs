@@ -1,0 +1,25 @@
+//! Test helpers for dw: the world a test builds and tears down.
+//!
+//! - [`engine`]: a fake Engine API on a unix socket that replays recorded `/version`, `/info` and
+//!   `/containers/json` answers of real runtimes, and listeners that misbehave on purpose (silent,
+//!   not HTTP, gone);
+//! - [`home`]: a temporary home directory with runtimes' sockets, Docker contexts and VS Code
+//!   settings in their real places, and the environment a `dw` process needs to use it;
+//! - [`docker`]: guards that remove every container and network a test labelled, also on panic.
+//!
+//! Helpers panic with a message on set-up failures: a test that cannot build its world must fail
+//! loudly, never pass.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod docker;
+pub mod engine;
+pub mod home;
+
+/// The image the tests use: `DW_TEST_IMAGE`, set by `scripts/test`, else the name it builds.
+pub fn test_image() -> String {
+    std::env::var("DW_TEST_IMAGE")
+        .unwrap_or_else(|_| "dw-test/workflow-generic-image:v0.0.4".to_owned())
+}
+
+/// The socket of this machine's real engine.
+pub const REAL_ENGINE_SOCKET: &str = "/var/run/docker.sock";
