@@ -54,7 +54,10 @@ pub enum Command {
     /// Set up this workstation once: container runtime, base image, VS Code setting.
     Setup(PendingArgs),
     /// Check this workstation against every documented risk, with evidence and a fix.
-    Doctor(PendingArgs),
+    ///
+    /// Each check says pass, warn, fail or skip, with the evidence it found and, for anything
+    /// not passing, the fix. Exit status 1 when any check fails, else 0.
+    Doctor(DoctorArgs),
     /// Run the agent on a goal: plan, approve, execute in a sandbox.
     Run(PendingArgs),
     /// List, inspect, follow, resume and stop workflows.
@@ -80,3 +83,27 @@ pub struct PendingArgs {
 
 #[derive(Debug, Args)]
 pub struct RuntimesArgs {}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The project the agent would work on.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub workspace: std::path::PathBuf,
+
+    /// The workflow base image to check for (and to start probe containers from).
+    #[arg(long, value_name = "REF", default_value = dw_runtime::image::DEFAULT_IMAGE)]
+    pub image: String,
+
+    /// Do not start probe containers; checks that need one are skipped.
+    #[arg(long)]
+    pub no_probe: bool,
+
+    /// An address the network probe tries to reach instead of this host's own addresses and
+    /// the VM's host aliases (repeatable).
+    #[arg(long = "probe-address", value_name = "ADDR")]
+    pub probe_addresses: Vec<String>,
+
+    /// Run only this check (repeatable); `dw doctor --check list` prints the ids.
+    #[arg(long = "check", value_name = "ID")]
+    pub checks: Vec<String>,
+}

@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         match &cli.command {
             Command::Runtimes(args) => commands::runtimes::run(args, &cli.global, &output).await,
             Command::Setup(_) => commands::pending("setup", &output),
-            Command::Doctor(_) => commands::pending("doctor", &output),
+            Command::Doctor(args) => commands::doctor::run(args, &cli.global, &output).await,
             Command::Run(_) => commands::pending("run", &output),
             Command::Workflows(_) => commands::pending("workflows", &output),
             Command::Sandbox(_) => commands::pending("sandbox", &output),

@@ -60,12 +60,17 @@ impl Output {
     pub fn error(&self, error: &anyhow::Error) {
         let causes: Vec<String> = error.chain().skip(1).map(ToString::to_string).collect();
         if self.json {
-            let value = serde_json::json!({ "error": { "message": error.to_string(), "causes": causes } });
+            let value =
+                serde_json::json!({ "error": { "message": error.to_string(), "causes": causes } });
             self.text(&value.to_string());
             return;
         }
         let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "{} {error}", colored::Colorize::bold(colored::Colorize::red("error:")));
+        let _ = writeln!(
+            stderr,
+            "{} {error}",
+            colored::Colorize::bold(colored::Colorize::red("error:"))
+        );
         for cause in causes {
             let _ = writeln!(stderr, "  caused by: {cause}");
         }

@@ -15,7 +15,8 @@ fn help_lists_every_command_and_global_flag() {
     let help = String::from_utf8_lossy(&output.stdout);
     for command in ["setup", "doctor", "run", "workflows", "sandbox", "runtimes"] {
         assert!(
-            help.lines().any(|line| line.trim_start().starts_with(command)),
+            help.lines()
+                .any(|line| line.trim_start().starts_with(command)),
             "`{command}` missing from:\n{help}"
         );
     }
@@ -27,7 +28,11 @@ fn help_lists_every_command_and_global_flag() {
 #[test]
 fn usage_errors_exit_2() {
     let home = TempHome::new();
-    for args in [&["no-such-command"][..], &["runtimes", "--color", "sometimes"], &[]] {
+    for args in [
+        &["no-such-command"][..],
+        &["runtimes", "--color", "sometimes"],
+        &[],
+    ] {
         let output = dw(&home).args(args).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{args:?}");
     }
@@ -48,9 +53,15 @@ fn commands_not_yet_built_say_so_and_exit_2() {
 fn colour_follows_the_flag_and_no_color() {
     let home = TempHome::new();
     let has_escapes = |output: &std::process::Output| output.stdout.contains(&0x1b);
-    let always = dw(&home).args(["runtimes", "--color", "always"]).output().unwrap();
+    let always = dw(&home)
+        .args(["runtimes", "--color", "always"])
+        .output()
+        .unwrap();
     assert!(has_escapes(&always));
-    let never = dw(&home).args(["runtimes", "--color", "never"]).output().unwrap();
+    let never = dw(&home)
+        .args(["runtimes", "--color", "never"])
+        .output()
+        .unwrap();
     assert!(!has_escapes(&never));
     // Not a terminal: auto means no colour, whatever NO_COLOR says.
     let auto = dw(&home).args(["runtimes"]).output().unwrap();

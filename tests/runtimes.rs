@@ -52,7 +52,10 @@ fn lists_the_runtimes_in_precedence_order_and_selects_the_first_that_answers() {
     assert_eq!(colima["source"], "colima profile default");
     assert_eq!(
         colima["endpoint"],
-        format!("unix://{}", home.join(".colima/default/docker.sock").display())
+        format!(
+            "unix://{}",
+            home.join(".colima/default/docker.sock").display()
+        )
     );
     assert_eq!(colima["exists"], true);
     assert_eq!(colima["reachable"], true);
@@ -65,7 +68,12 @@ fn lists_the_runtimes_in_precedence_order_and_selects_the_first_that_answers() {
     assert_eq!(stopped["exists"], false);
     assert_eq!(stopped["reachable"], false);
     assert_eq!(stopped["server_version"], Value::Null);
-    assert!(stopped["error"].as_str().unwrap().contains("`colima start`"));
+    assert!(
+        stopped["error"]
+            .as_str()
+            .unwrap()
+            .contains("`colima start`")
+    );
 
     assert_eq!(runtimes[2]["kind"], "docker-desktop");
     // This machine's own engine comes last, from its system socket.
@@ -92,8 +100,7 @@ fn human_output_marks_the_engine_in_use_and_says_why() {
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
-    let stdout = text(&output)
-        .replace(&home.path().display().to_string(), "[HOME]");
+    let stdout = text(&output).replace(&home.path().display().to_string(), "[HOME]");
     let stdout = mask_system_engine_detail(&stdout);
     insta::assert_snapshot!(stdout);
 }
@@ -101,10 +108,9 @@ fn human_output_marks_the_engine_in_use_and_says_why() {
 /// The line under the system engine describes this machine's engine, whose version varies.
 fn mask_system_engine_detail(stdout: &str) -> String {
     let mut lines: Vec<String> = stdout.lines().map(str::to_owned).collect();
-    if let Some(index) = lines.iter().position(|line| line.contains("system engine")) {
-        if let Some(detail) = lines.get_mut(index + 1) {
-            *detail = "     [THIS MACHINE'S ENGINE]".to_owned();
-        }
+    let system = lines.iter().position(|line| line.contains("system engine"));
+    if let Some(detail) = system.and_then(|index| lines.get_mut(index + 1)) {
+        *detail = "     [THIS MACHINE'S ENGINE]".to_owned();
     }
     lines.join("\n")
 }
@@ -158,7 +164,12 @@ fn exits_1_when_no_engine_answers() {
         .env_remove("XDG_RUNTIME_DIR")
         .output()
         .unwrap();
-    assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = text(&output);
     assert!(stdout.contains("No container engine found"), "{stdout}");
     assert!(stdout.contains("dw setup"), "{stdout}");
@@ -167,7 +178,10 @@ fn exits_1_when_no_engine_answers() {
 #[test]
 fn permission_denied_names_the_owner_the_group_and_the_fix() {
     // Root reaches any socket, so run dw as `nobody`, from a copy it can execute.
-    let bin_dir = tempfile::Builder::new().prefix("dw-bin-").tempdir_in("/tmp").unwrap();
+    let bin_dir = tempfile::Builder::new()
+        .prefix("dw-bin-")
+        .tempdir_in("/tmp")
+        .unwrap();
     let dw_copy = bin_dir.path().join("dw");
     std::fs::copy(env!("CARGO_BIN_EXE_dw"), &dw_copy).unwrap();
     set_mode(bin_dir.path(), 0o755);
@@ -175,7 +189,12 @@ fn permission_denied_names_the_owner_the_group_and_the_fix() {
     let output = Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
         .arg(&dw_copy)
-        .args(["runtimes", "--json", "--host", dw_test_support::REAL_ENGINE_SOCKET])
+        .args([
+            "runtimes",
+            "--json",
+            "--host",
+            dw_test_support::REAL_ENGINE_SOCKET,
+        ])
         .env("HOME", bin_dir.path())
         .env_remove("DOCKER_HOST")
         .env_remove("XDG_RUNTIME_DIR")
@@ -183,7 +202,12 @@ fn permission_denied_names_the_owner_the_group_and_the_fix() {
         .unwrap();
     let report = json(&output);
     let error = report["runtimes"][0]["error"].as_str().unwrap();
-    assert!(error.starts_with("permission denied on /var/run/docker.sock (owner root, group docker, mode 660)"), "{error}");
+    assert!(
+        error.starts_with(
+            "permission denied on /var/run/docker.sock (owner root, group docker, mode 660)"
+        ),
+        "{error}"
+    );
     assert!(error.contains("sudo usermod -aG docker $USER"), "{error}");
     assert_eq!(output.status.code(), Some(1));
 }
@@ -197,8 +221,10 @@ fn set_mode(path: &Path, mode: u32) {
 fn a_slow_engine_hits_the_deadline_and_says_how_to_raise_it() {
     let home = TempHome::new();
     let socket = home.join("slow.sock");
-    let _listener =
-        dw_test_support::engine::Listener::start(&socket, dw_test_support::engine::Behaviour::Silent);
+    let _listener = dw_test_support::engine::Listener::start(
+        &socket,
+        dw_test_support::engine::Behaviour::Silent,
+    );
     let output = dw(&home)
         .args(["runtimes", "--json", "--host"])
         .arg(&socket)
@@ -207,5 +233,8 @@ fn a_slow_engine_hits_the_deadline_and_says_how_to_raise_it() {
         .unwrap();
     let report = json(&output);
     let error = report["runtimes"][0]["error"].as_str().unwrap();
-    assert!(error.contains("did not answer GET /version within 0.3s"), "{error}");
+    assert!(
+        error.contains("did not answer GET /version within 0.3s"),
+        "{error}"
+    );
 }

@@ -304,9 +304,10 @@ pub fn candidates(env: &DiscoveryEnv) -> (Vec<Candidate>, Vec<String>) {
 /// Lists the candidates and probes each one concurrently, with `deadline` per engine call.
 pub async fn discover(env: &DiscoveryEnv, deadline: Duration) -> Discovery {
     let (list, warnings) = candidates(env);
-    let runtimes =
-        futures_util::future::join_all(list.into_iter().map(|candidate| probe(candidate, deadline)))
-            .await;
+    let runtimes = futures_util::future::join_all(
+        list.into_iter().map(|candidate| probe(candidate, deadline)),
+    )
+    .await;
     let selected = runtimes.iter().position(|runtime| runtime.reachable);
     Discovery {
         runtimes,
@@ -533,10 +534,7 @@ fn docker_context(env: &DiscoveryEnv) -> Result<Option<(String, String)>, String
     }
     let digest = Sha256::digest(name.as_bytes());
     let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    let meta_path = config_dir
-        .join("contexts/meta")
-        .join(hex)
-        .join("meta.json");
+    let meta_path = config_dir.join("contexts/meta").join(hex).join("meta.json");
     let text = std::fs::read_to_string(&meta_path).map_err(|error| {
         format!(
             "docker context `{name}` is selected but {} cannot be read ({error}); \

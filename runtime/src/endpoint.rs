@@ -120,14 +120,21 @@ mod tests {
     fn accepts_the_docker_cli_forms_and_bare_paths() {
         let cases = [
             ("unix:///var/run/docker.sock", "unix:///var/run/docker.sock"),
-            ("/home/u/.colima/default/docker.sock", "unix:///home/u/.colima/default/docker.sock"),
+            (
+                "/home/u/.colima/default/docker.sock",
+                "unix:///home/u/.colima/default/docker.sock",
+            ),
             ("tcp://127.0.0.1:2375", "tcp://127.0.0.1:2375"),
             ("tcp://127.0.0.1", "tcp://127.0.0.1:2375"),
             ("http://localhost:2375/", "tcp://localhost:2375"),
             ("tcp://[::1]:2376", "tcp://[::1]:2376"),
         ];
         for (input, expected) in cases {
-            assert_eq!(Endpoint::parse(input).unwrap().to_string(), expected, "{input}");
+            assert_eq!(
+                Endpoint::parse(input).unwrap().to_string(),
+                expected,
+                "{input}"
+            );
         }
     }
 
@@ -135,12 +142,25 @@ mod tests {
     fn refuses_what_it_cannot_use_and_says_why() {
         for (input, reason) in [
             ("", "it is empty"),
-            ("unix://relative.sock", "a unix socket path must be absolute"),
+            (
+                "unix://relative.sock",
+                "a unix socket path must be absolute",
+            ),
             ("docker.sock", "it has no known scheme"),
-            ("tcp://host:1/path", "a tcp address is `tcp://host:port`, with no path"),
-            ("npipe:////./pipe/docker_engine", "named pipes exist only on Windows"),
+            (
+                "tcp://host:1/path",
+                "a tcp address is `tcp://host:port`, with no path",
+            ),
+            (
+                "npipe:////./pipe/docker_engine",
+                "named pipes exist only on Windows",
+            ),
         ] {
-            assert_eq!(Endpoint::parse(input).unwrap_err().reason, reason, "{input}");
+            assert_eq!(
+                Endpoint::parse(input).unwrap_err().reason,
+                reason,
+                "{input}"
+            );
         }
         let message = Endpoint::parse("ssh://u@host").unwrap_err().to_string();
         assert!(message.contains("forward the socket"), "{message}");

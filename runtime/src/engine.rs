@@ -11,8 +11,8 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bollard::{ClientVersion, Docker, API_DEFAULT_VERSION};
 use bollard::models::SystemVersion;
+use bollard::{API_DEFAULT_VERSION, ClientVersion, Docker};
 
 use crate::endpoint::Endpoint;
 use crate::facts::EngineFacts;
@@ -73,7 +73,9 @@ pub enum EngineError {
         kind: RuntimeKind,
     },
     /// Something answers, but not the Docker Engine API.
-    #[error("{endpoint} answered, but not as a Docker Engine API ({detail}); check that the address is the engine's socket and not another service's")]
+    #[error(
+        "{endpoint} answered, but not as a Docker Engine API ({detail}); check that the address is the engine's socket and not another service's"
+    )]
     NotAnEngine {
         /// The address.
         endpoint: Endpoint,
@@ -238,10 +240,12 @@ fn classify(
             what: what.to_owned(),
             deadline,
         },
-        Bollard::JsonDataError { .. } | Bollard::JsonSerdeError { .. } => EngineError::NotAnEngine {
-            endpoint: endpoint.clone(),
-            detail: format!("its answer to {what} is not the Engine API's JSON: {error}"),
-        },
+        Bollard::JsonDataError { .. } | Bollard::JsonSerdeError { .. } => {
+            EngineError::NotAnEngine {
+                endpoint: endpoint.clone(),
+                detail: format!("its answer to {what} is not the Engine API's JSON: {error}"),
+            }
+        }
         Bollard::HyperResponseError { .. } | Bollard::HyperLegacyError { .. } => {
             EngineError::NotAnEngine {
                 endpoint: endpoint.clone(),
@@ -265,7 +269,9 @@ fn client(
     // bollard's own timeout is whole seconds; ours (in `within`) is the one that counts.
     let seconds = deadline.as_secs().saturating_add(1);
     let connected = match endpoint {
-        Endpoint::Unix(path) => Docker::connect_with_unix(&path.to_string_lossy(), seconds, version),
+        Endpoint::Unix(path) => {
+            Docker::connect_with_unix(&path.to_string_lossy(), seconds, version)
+        }
         Endpoint::Tcp(address) => Docker::connect_with_http(address, seconds, version),
     };
     connected.map_err(|error| EngineError::Connect {

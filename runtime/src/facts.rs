@@ -134,10 +134,7 @@ impl EngineFacts {
         let mut runtimes: Vec<String> = info.runtimes.unwrap_or_default().into_keys().collect();
         runtimes.sort();
         Self {
-            server_version: version
-                .version
-                .or(info.server_version)
-                .unwrap_or_default(),
+            server_version: version.version.or(info.server_version).unwrap_or_default(),
             api_version: version.api_version.unwrap_or_default(),
             min_api_version: version.min_api_version,
             platform_name: version
@@ -182,7 +179,9 @@ impl EngineFacts {
 }
 
 fn non_negative(value: Option<i64>) -> u64 {
-    value.and_then(|value| u64::try_from(value).ok()).unwrap_or(0)
+    value
+        .and_then(|value| u64::try_from(value).ok())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

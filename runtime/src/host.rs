@@ -116,7 +116,7 @@ pub fn group_membership(gid: u32) -> Membership {
     let listed = nix::unistd::Group::from_gid(gid)
         .ok()
         .flatten()
-        .is_some_and(|group| group.mem.iter().any(|member| *member == me));
+        .is_some_and(|group| group.mem.contains(&me));
     if listed {
         Membership::PendingLogin
     } else {

@@ -1,8 +1,7 @@
 //! The workflow base image and the labels dw puts on everything it creates.
 
 /// The image GitLab's Duo Workflow uses by default, and dw's default `--image`.
-pub const DEFAULT_IMAGE: &str =
-    "registry.gitlab.com/gitlab-org/duo-workflow/default-docker-image/workflow-generic-image:v0.0.4";
+pub const DEFAULT_IMAGE: &str = "registry.gitlab.com/gitlab-org/duo-workflow/default-docker-image/workflow-generic-image:v0.0.4";
 
 /// The label naming the workflow a container belongs to (`dev.dw.workflow=<id>`).
 ///

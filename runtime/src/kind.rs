@@ -88,11 +88,7 @@ impl RuntimeKind {
     pub fn is_vm_backed(self) -> bool {
         matches!(
             self,
-            Self::DockerDesktop
-                | Self::Colima
-                | Self::RancherDesktop
-                | Self::Orbstack
-                | Self::Lima
+            Self::DockerDesktop | Self::Colima | Self::RancherDesktop | Self::Orbstack | Self::Lima
         )
     }
 
@@ -207,14 +203,32 @@ mod tests {
     #[test]
     fn answers_reveal_the_kind_behind_any_address() {
         let cases = [
-            (facts("docker-desktop", "Docker Desktop"), RuntimeKind::DockerDesktop),
+            (
+                facts("docker-desktop", "Docker Desktop"),
+                RuntimeKind::DockerDesktop,
+            ),
             (facts("colima", "Ubuntu 24.04.1 LTS"), RuntimeKind::Colima),
-            (facts("colima-work", "Ubuntu 24.04.1 LTS"), RuntimeKind::Colima),
-            (facts("orbstack", "Docker Engine - Community"), RuntimeKind::Orbstack),
-            (facts("DESKTOP-1A2B", "Rancher Desktop WSL Distribution"), RuntimeKind::RancherDesktop),
-            (facts("lima-rancher-desktop", "Alpine Linux v3.20"), RuntimeKind::RancherDesktop),
+            (
+                facts("colima-work", "Ubuntu 24.04.1 LTS"),
+                RuntimeKind::Colima,
+            ),
+            (
+                facts("orbstack", "Docker Engine - Community"),
+                RuntimeKind::Orbstack,
+            ),
+            (
+                facts("DESKTOP-1A2B", "Rancher Desktop WSL Distribution"),
+                RuntimeKind::RancherDesktop,
+            ),
+            (
+                facts("lima-rancher-desktop", "Alpine Linux v3.20"),
+                RuntimeKind::RancherDesktop,
+            ),
             (facts("lima-docker", "Ubuntu 24.04 LTS"), RuntimeKind::Lima),
-            (facts("vm", "Debian GNU/Linux 12 (bookworm)"), RuntimeKind::DockerEngine),
+            (
+                facts("vm", "Debian GNU/Linux 12 (bookworm)"),
+                RuntimeKind::DockerEngine,
+            ),
         ];
         for (facts, expected) in cases {
             assert_eq!(RuntimeKind::Custom.refine(&facts), expected, "{facts:?}");
@@ -245,7 +259,10 @@ mod tests {
     #[test]
     fn a_known_place_keeps_its_kind_when_the_answer_is_silent() {
         let plain = facts("lima-box", "Ubuntu");
-        assert_eq!(RuntimeKind::Colima.refine(&facts("ubuntu", "Ubuntu")), RuntimeKind::Colima);
+        assert_eq!(
+            RuntimeKind::Colima.refine(&facts("ubuntu", "Ubuntu")),
+            RuntimeKind::Colima
+        );
         assert_eq!(RuntimeKind::Custom.refine(&plain), RuntimeKind::Lima);
     }
 }

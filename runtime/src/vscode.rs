@@ -48,7 +48,10 @@ pub const FLAVOURS: &[Flavour] = &[
 
 /// The VS Code Server's machine settings files (remote development), relative to home.
 pub const SERVER_MACHINE_SETTINGS: &[(&str, &str)] = &[
-    ("VS Code Server", ".vscode-server/data/Machine/settings.json"),
+    (
+        "VS Code Server",
+        ".vscode-server/data/Machine/settings.json",
+    ),
     (
         "VS Code Server (Insiders)",
         ".vscode-server-insiders/data/Machine/settings.json",
@@ -273,8 +276,9 @@ mod tests {
         );
         let all = settings_files(&dirs(home), Os::Linux);
         assert_eq!(all.len(), FLAVOURS.len() + SERVER_MACHINE_SETTINGS.len());
-        assert!(all.iter().any(|file| file.path
-            == Path::new("/home/u/.vscode-server/data/Machine/settings.json")));
+        assert!(all.iter().any(
+            |file| file.path == Path::new("/home/u/.vscode-server/data/Machine/settings.json")
+        ));
     }
 
     #[test]
@@ -301,7 +305,10 @@ mod tests {
             .collect();
         assert_eq!(
             summary,
-            vec![("Code", "6.2.1".to_owned()), ("Cursor", "5.16.0".to_owned())]
+            vec![
+                ("Code", "6.2.1".to_owned()),
+                ("Cursor", "5.16.0".to_owned())
+            ]
         );
     }
 }

@@ -75,7 +75,10 @@ async fn every_source_in_precedence_order_with_kinds_from_the_engines_answers() 
         &home.join("context.sock"),
         Fixture::load("docker-engine-ubuntu-24.04-28.3.2"),
     );
-    home.docker_context("remote", &format!("unix://{}", home.join("context.sock").display()));
+    home.docker_context(
+        "remote",
+        &format!("unix://{}", home.join("context.sock").display()),
+    );
 
     let mut env = env(&home);
     env.docker_host = Some(format!("unix://{}", home.join("custom.sock").display()));
@@ -97,12 +100,20 @@ async fn every_source_in_precedence_order_with_kinds_from_the_engines_answers() 
     assert!(found.warnings.is_empty(), "{:?}", found.warnings);
     let stopped = &found.runtimes[3];
     assert!(
-        stopped.error.as_deref().unwrap_or_default().contains("colima start"),
+        stopped
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("colima start"),
         "{stopped:?}"
     );
     let stale = &found.runtimes[6];
     assert!(
-        stale.error.as_deref().unwrap_or_default().contains("nobody is listening"),
+        stale
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("nobody is listening"),
         "{stale:?}"
     );
     let desktop = found.runtimes[5].facts.as_ref().unwrap();
@@ -148,12 +159,22 @@ async fn colima_home_and_profiles_other_than_default() {
     let mut env = env(&home);
     env.colima_home = Some(colima_home.clone());
     let (list, _) = discovery::candidates(&env);
-    let sources: Vec<String> = list.iter().map(|candidate| candidate.source.to_string()).collect();
+    let sources: Vec<String> = list
+        .iter()
+        .map(|candidate| candidate.source.to_string())
+        .collect();
     assert_eq!(
         sources,
-        ["colima profile default", "colima profile alpha", "colima profile zeta"]
+        [
+            "colima profile default",
+            "colima profile alpha",
+            "colima profile zeta"
+        ]
     );
-    assert!(list.iter().all(|candidate| candidate.kind == RuntimeKind::Colima));
+    assert!(
+        list.iter()
+            .all(|candidate| candidate.kind == RuntimeKind::Colima)
+    );
 }
 
 #[tokio::test]
@@ -181,7 +202,10 @@ async fn runtime_dir_sockets_lima_instances_and_the_system_engine() {
         vec![
             (RuntimeKind::Podman, "Podman".to_owned()),
             (RuntimeKind::Lima, "lima instance docker".to_owned()),
-            (RuntimeKind::DockerEngineRootless, "rootless Docker".to_owned()),
+            (
+                RuntimeKind::DockerEngineRootless,
+                "rootless Docker".to_owned()
+            ),
             (RuntimeKind::DockerEngine, "system engine".to_owned()),
         ]
     );
@@ -194,15 +218,24 @@ async fn a_broken_docker_context_is_a_warning_and_discovery_goes_on() {
     let (list, warnings) = discovery::candidates(&env(&home));
     assert!(list.is_empty());
     assert_eq!(warnings.len(), 1);
-    assert!(warnings[0].contains("config.json is not valid JSON"), "{warnings:?}");
+    assert!(
+        warnings[0].contains("config.json is not valid JSON"),
+        "{warnings:?}"
+    );
 
     home.file(".docker/config.json", r#"{"currentContext": "gone"}"#);
     let (_, warnings) = discovery::candidates(&env(&home));
-    assert!(warnings[0].contains("docker context `gone` is selected"), "{warnings:?}");
+    assert!(
+        warnings[0].contains("docker context `gone` is selected"),
+        "{warnings:?}"
+    );
 
     home.file(".docker/config.json", r#"{"currentContext": "default"}"#);
     let (list, warnings) = discovery::candidates(&env(&home));
-    assert!(list.is_empty() && warnings.is_empty(), "the default context adds nothing");
+    assert!(
+        list.is_empty() && warnings.is_empty(),
+        "the default context adds nothing"
+    );
 }
 
 #[tokio::test]
@@ -210,7 +243,10 @@ async fn docker_context_env_overrides_the_config_and_unusable_addresses_are_repo
     let home = TempHome::new();
     home.docker_context("from-config", "unix:///from/config.sock");
     home.docker_context("chosen", "ssh://user@remote");
-    home.file(".docker/config.json", r#"{"currentContext": "from-config"}"#);
+    home.file(
+        ".docker/config.json",
+        r#"{"currentContext": "from-config"}"#,
+    );
     let mut env = env(&home);
     env.docker_context = Some("chosen".to_owned());
     let found = discovery::discover(&env, DEADLINE).await;
@@ -219,7 +255,11 @@ async fn docker_context_env_overrides_the_config_and_unusable_addresses_are_repo
     assert_eq!(runtime.source.to_string(), "docker context chosen");
     assert_eq!(runtime.endpoint, "ssh://user@remote");
     assert!(
-        runtime.error.as_deref().unwrap_or_default().contains("forward the socket"),
+        runtime
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("forward the socket"),
         "{runtime:?}"
     );
     assert_eq!(found.selected, None);

@@ -1,5 +1,6 @@
 //! One module per command: each takes its parsed arguments and returns a [`Status`].
 
+pub mod doctor;
 pub mod runtimes;
 
 use crate::Status;

@@ -111,7 +111,11 @@ fn render(found: &Discovery, verbose: bool) -> String {
         };
         lines.push(format!("     {detail}"));
         if let (true, Some(facts)) = (verbose, &runtime.facts) {
-            lines.extend(facts_lines(facts).into_iter().map(|line| format!("       {line}")));
+            lines.extend(
+                facts_lines(facts)
+                    .into_iter()
+                    .map(|line| format!("       {line}")),
+            );
         }
     }
     lines.push(String::new());
@@ -134,7 +138,10 @@ fn render(found: &Discovery, verbose: bool) -> String {
 fn facts_lines(facts: &dw_runtime::facts::EngineFacts) -> Vec<String> {
     let gib = |bytes: u64| bytes as f64 / f64::from(1u32 << 30);
     let mut lines = vec![
-        format!("name {}, kernel {}, {}", facts.name, facts.kernel_version, facts.architecture),
+        format!(
+            "name {}, kernel {}, {}",
+            facts.name, facts.kernel_version, facts.architecture
+        ),
         format!(
             "{} CPUs, {:.1} GiB memory, data in {} ({})",
             facts.cpus,

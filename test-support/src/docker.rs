@@ -34,7 +34,13 @@ impl LabelGuard {
 
     /// The IDs of the networks carrying the label.
     pub fn networks(&self) -> Vec<String> {
-        ids(&["network", "ls", "-q", "--filter", &format!("label={}", self.label())])
+        ids(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label={}", self.label()),
+        ])
     }
 }
 
