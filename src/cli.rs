@@ -52,7 +52,12 @@ pub enum ColorChoice {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Set up this workstation once: container runtime, base image, VS Code setting.
-    Setup(PendingArgs),
+    ///
+    /// Steps, in order: install (Colima and the Docker CLI, when no VM-backed runtime is
+    /// reachable), start (the Colima VM, with limits), pull (the workflow base image), settings
+    /// (`gitlab.duoWorkflow.dockerSocket` in every VS Code flavour's settings, comments kept).
+    /// A second run changes nothing. Exit status 1 when a step failed.
+    Setup(SetupArgs),
     /// Check this workstation against every documented risk, with evidence and a fix.
     ///
     /// Each check says pass, warn, fail or skip, with the evidence it found and, for anything
@@ -106,4 +111,87 @@ pub struct DoctorArgs {
     /// Run only this check (repeatable); `dw doctor --check list` prints the ids.
     #[arg(long = "check", value_name = "ID")]
     pub checks: Vec<String>,
+}
+
+/// The container runtime `dw setup` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SetupRuntime {
+    /// Adopt a reachable VM-backed runtime, else install and start Colima.
+    Auto,
+    /// Colima, installed and started when needed.
+    Colima,
+    /// Docker Desktop, which must already be running.
+    DockerDesktop,
+    /// Rancher Desktop, which must already be running.
+    RancherDesktop,
+    /// OrbStack, which must already be running.
+    Orbstack,
+    /// A Podman machine, which must already be running.
+    Podman,
+    /// Whatever engine answers first, even one running directly on this host (not recommended).
+    Existing,
+}
+
+/// The steps of `dw setup`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SetupStep {
+    /// Install Colima and the Docker CLI where missing.
+    Install,
+    /// Start the Colima VM.
+    Start,
+    /// Pull the workflow base image.
+    Pull,
+    /// Write the socket path into VS Code's settings.
+    Settings,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Which container runtime to use.
+    #[arg(long, value_enum, default_value_t = SetupRuntime::Auto, value_name = "RUNTIME")]
+    pub runtime: SetupRuntime,
+
+    /// Adopt the engine at this socket as it is (skips install and start).
+    #[arg(long, value_name = "PATH")]
+    pub socket: Option<std::path::PathBuf>,
+
+    /// The workflow base image to pull.
+    #[arg(long, value_name = "REF", default_value = dw_runtime::image::DEFAULT_IMAGE)]
+    pub image: String,
+
+    /// Write this settings file instead of every VS Code flavour's (repeatable).
+    #[arg(long = "settings-file", value_name = "PATH")]
+    pub settings_files: Vec<std::path::PathBuf>,
+
+    /// Run only this step (repeatable).
+    #[arg(long = "only", value_enum, value_name = "STEP")]
+    pub only: Vec<SetupStep>,
+
+    /// Skip this step (repeatable).
+    #[arg(long = "skip", value_enum, value_name = "STEP")]
+    pub skip: Vec<SetupStep>,
+
+    /// CPUs for the Colima VM (default: half of this machine's, at least 2).
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<u32>,
+
+    /// Memory for the Colima VM in GiB (default: a quarter of this machine's, 2 to 8).
+    #[arg(long, value_name = "GIB")]
+    pub memory: Option<u32>,
+
+    /// Disk for the Colima VM in GiB (default 60).
+    #[arg(long, value_name = "GIB")]
+    pub disk: Option<u32>,
+
+    /// Share only this directory with the Colima VM (repeatable; `DIR:w` for writable).
+    #[arg(long = "mount", value_name = "DIR")]
+    pub mounts: Vec<String>,
+
+    /// Show exactly what would be done (commands, image, settings diffs) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Do not ask before installing.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }

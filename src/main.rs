@@ -50,7 +50,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match &cli.command {
             Command::Runtimes(args) => commands::runtimes::run(args, &cli.global, &output).await,
-            Command::Setup(_) => commands::pending("setup", &output),
+            Command::Setup(args) => commands::setup::run(args, &cli.global, &output).await,
             Command::Doctor(args) => commands::doctor::run(args, &cli.global, &output).await,
             Command::Run(_) => commands::pending("run", &output),
             Command::Workflows(_) => commands::pending("workflows", &output),

@@ -2,6 +2,7 @@
 
 pub mod doctor;
 pub mod runtimes;
+pub mod setup;
 
 use crate::Status;
 use crate::output::Output;
