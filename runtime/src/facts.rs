@@ -51,6 +51,8 @@ pub struct EngineFacts {
     pub labels: Vec<String>,
     /// Containers running right now.
     pub containers_running: u64,
+    /// Authorization plugins the engine consults (`Plugins.Authorization`).
+    pub authorization_plugins: Vec<String>,
 }
 
 /// One entry of `/version` `Components`.
@@ -167,6 +169,10 @@ impl EngineFacts {
             default_runtime: info.default_runtime.unwrap_or_default(),
             labels: info.labels.unwrap_or_default(),
             containers_running: non_negative(info.containers_running),
+            authorization_plugins: info
+                .plugins
+                .and_then(|plugins| plugins.authorization)
+                .unwrap_or_default(),
         }
     }
 
