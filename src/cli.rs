@@ -68,7 +68,11 @@ pub enum Command {
     /// List, inspect, follow, resume and stop workflows.
     Workflows(PendingArgs),
     /// Use the agent's sandbox by hand, and clean up after it.
-    Sandbox(PendingArgs),
+    ///
+    /// The sandbox is the container the agent's executor runs in: only the project is mounted
+    /// (at /workspace), credential-looking files are masked, no capabilities, no network, a
+    /// read-only root filesystem, and limits on processes, memory and CPU.
+    Sandbox(SandboxArgs),
     /// List the container engines on this machine and the one dw uses.
     ///
     /// Candidates are listed in precedence order: --host, DOCKER_HOST, the current Docker CLI
@@ -194,4 +198,52 @@ pub struct SetupArgs {
     /// Do not ask before installing.
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    #[command(subcommand)]
+    pub command: SandboxCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Run one command in a fresh sandbox, exactly as the agent would, then remove it.
+    ///
+    /// The exit status is the command's.
+    Exec(SandboxExecArgs),
+    /// An interactive shell in a fresh sandbox: see what the agent sees.
+    Shell(SandboxShellArgs),
+    /// Remove sandbox containers whose dw process is gone, and say which.
+    Prune,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxExecArgs {
+    /// The project to mount at /workspace.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub workspace: std::path::PathBuf,
+
+    /// The image to start the sandbox from.
+    #[arg(long, value_name = "REF", default_value = dw_runtime::image::DEFAULT_IMAGE)]
+    pub image: String,
+
+    /// Give the sandbox a network (the engine's default bridge) instead of none.
+    #[arg(long)]
+    pub allow_network: bool,
+
+    /// The program to run and its arguments, after `--`.
+    #[arg(last = true, required = true, value_name = "PROGRAM")]
+    pub program_and_args: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxShellArgs {
+    /// The project to mount at /workspace.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub workspace: std::path::PathBuf,
+
+    /// The image to start the sandbox from.
+    #[arg(long, value_name = "REF", default_value = dw_runtime::image::DEFAULT_IMAGE)]
+    pub image: String,
 }

@@ -54,7 +54,7 @@ fn main() -> ExitCode {
             Command::Doctor(args) => commands::doctor::run(args, &cli.global, &output).await,
             Command::Run(_) => commands::pending("run", &output),
             Command::Workflows(_) => commands::pending("workflows", &output),
-            Command::Sandbox(_) => commands::pending("sandbox", &output),
+            Command::Sandbox(args) => commands::sandbox::run(args, &cli.global, &output).await,
         }
     });
     match result {

@@ -41,7 +41,7 @@ fn usage_errors_exit_2() {
 #[test]
 fn commands_not_yet_built_say_so_and_exit_2() {
     let home = TempHome::new();
-    for command in ["run", "workflows", "sandbox"] {
+    for command in ["run", "workflows"] {
         let output = dw(&home).args([command, "--some-flag"]).output().unwrap();
         assert_eq!(output.status.code(), Some(2), "{command}");
         let stderr = String::from_utf8_lossy(&output.stderr);

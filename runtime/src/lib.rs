@@ -13,7 +13,9 @@
 //! - [`vscode`]: the VS Code flavours, where their settings and extensions live;
 //! - [`jsonc`]: get and set a top-level key of a VS Code settings document, keeping every other
 //!   byte;
-//! - [`atomic`]: atomic file replacement with a backup, for every file dw edits.
+//! - [`atomic`]: atomic file replacement with a backup, for every file dw edits;
+//! - [`sandbox`]: the sandbox policy as a value, shared by the agent's container and the
+//!   doctor's probes.
 //!
 //! What it does not own: the setup plan, the doctor's checks, the workflow runner. Those live in
 //! the `dw-setup`, `dw-doctor` and `dw-workflow` crates, which all build on this one.
@@ -28,4 +30,5 @@ pub mod host;
 pub mod image;
 pub mod jsonc;
 pub mod kind;
+pub mod sandbox;
 pub mod vscode;

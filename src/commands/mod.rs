@@ -2,6 +2,7 @@
 
 pub mod doctor;
 pub mod runtimes;
+pub mod sandbox;
 pub mod setup;
 
 use crate::Status;

@@ -5,12 +5,14 @@
 //!   not HTTP, gone);
 //! - [`home`]: a temporary home directory with runtimes' sockets, Docker contexts and VS Code
 //!   settings in their real places, and the environment a `dw` process needs to use it;
+//! - [`agent`]: the static `dw-agent` executor binary the sandbox mounts;
 //! - [`docker`]: guards that remove every container and network a test labelled, also on panic.
 //!
 //! Helpers panic with a message on set-up failures: a test that cannot build its world must fail
 //! loudly, never pass.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod agent;
 pub mod docker;
 pub mod engine;
 pub mod home;

@@ -1,0 +1,1 @@
+//! The sandbox policy as a value.

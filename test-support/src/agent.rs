@@ -1,0 +1,1 @@
+//! The static dw-agent binary.
