@@ -233,6 +233,19 @@ ensure_image_in_registry() {
 
 # --- all of it ---------------------------------------------------------------------------
 
+# The executor is mounted into containers built from any image, so it is linked statically.
+build_static_agent() {
+    local host_triple
+    host_triple="$(rustc -vV | sed -n 's/^host: //p')"
+    say "cargo build --release -p dw-agent --target $host_triple (static)"
+    (cd "$DW_REPO_ROOT" &&
+        RUSTFLAGS='-C target-feature=+crt-static' \
+            cargo build --quiet --release --locked -p dw-agent --target "$host_triple") ||
+        die "building the static dw-agent failed (above)"
+    DW_AGENT_BIN="$DW_REPO_ROOT/target/$host_triple/release/dw-agent"
+    export DW_AGENT_BIN
+}
+
 export_test_environment() {
     export DW_TEST_IMAGE DW_TEST_REGISTRY
 }

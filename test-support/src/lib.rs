@@ -3,6 +3,7 @@
 //! - [`engine`]: a fake Engine API on a unix socket that replays recorded `/version`, `/info` and
 //!   `/containers/json` answers of real runtimes, and listeners that misbehave on purpose (silent,
 //!   not HTTP, gone);
+//! - [`gitlab`]: a fake GitLab instance on 127.0.0.1 speaking the REST API's real shapes;
 //! - [`home`]: a temporary home directory with runtimes' sockets, Docker contexts and VS Code
 //!   settings in their real places, and the environment a `dw` process needs to use it;
 //! - [`agent`]: the static `dw-agent` executor binary the sandbox mounts;
@@ -15,6 +16,7 @@
 pub mod agent;
 pub mod docker;
 pub mod engine;
+pub mod gitlab;
 pub mod home;
 
 /// The image the tests use: `DW_TEST_IMAGE`, set by `scripts/test`, else the name it builds.
