@@ -14,6 +14,7 @@
 //! - [`jsonc`]: get and set a top-level key of a VS Code settings document, keeping every other
 //!   byte;
 //! - [`atomic`]: atomic file replacement with a backup, for every file dw edits;
+//! - [`secrets`]: what secret-looking values look like, and their redaction;
 //! - [`sandbox`]: the sandbox policy as a value, shared by the agent's container and the
 //!   doctor's probes.
 //!
@@ -31,4 +32,5 @@ pub mod image;
 pub mod jsonc;
 pub mod kind;
 pub mod sandbox;
+pub mod secrets;
 pub mod vscode;

@@ -1,0 +1,1 @@
+//! A read-only GitLab REST v4 client.

@@ -1,0 +1,1 @@
+//! Secret-looking values: recognising and redacting them.
