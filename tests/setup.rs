@@ -3,6 +3,7 @@
 //! the local registry that `scripts/test --setup-only` starts.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::SystemTime;
@@ -57,18 +58,45 @@ impl World {
     }
 
     fn dw(&self, args: &[&str]) -> Output {
-        self.home
-            .command(env!("CARGO_BIN_EXE_dw"))
+        self.command(env!("CARGO_BIN_EXE_dw"))
             .args(["setup"])
             .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// A command in this world: its home, its PATH of stand-ins, its call log.
+    fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut command = self.home.command(program);
+        command
             .env(
                 "PATH",
                 format!("{}:{}", self.bin.display(), self.tools.display()),
             )
             .env("DW_SHIM_LOG", &self.log)
-            .env("DW_SHIMS", shims())
-            .output()
+            .env("DW_SHIMS", shims());
+        command
+    }
+
+    /// Runs `dw setup ARGS` on a terminal (`script` gives it a pty) and types `answer`.
+    fn dw_on_a_terminal(&self, args: &str, answer: &str) -> Output {
+        let mut child = self
+            .command("/usr/bin/script")
+            .args(["-qfec"])
+            .arg(format!("{} setup {args}", env!("CARGO_BIN_EXE_dw")))
+            .arg("/dev/null")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
             .unwrap()
+            .write_all(answer.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
     }
 
     /// Every call the stand-ins recorded, one `program args…` line each.
@@ -502,4 +530,30 @@ fn a_requested_runtime_that_is_not_running_is_an_environment_error() {
     let causes = report["error"]["causes"].to_string();
     assert!(causes.contains("OrbStack is not running"), "{report}");
     assert_eq!(world.calls(), Vec::<String>::new());
+}
+
+#[test]
+fn on_a_terminal_setup_asks_before_installing_and_no_changes_nothing() {
+    let world = World::new();
+    let output = world.dw_on_a_terminal("--only install", "n\n");
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        screen.contains("dw setup will run `brew install colima docker`. Proceed? [y/N]"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("nothing was installed or changed"),
+        "{screen}"
+    );
+    assert_eq!(output.status.code(), Some(2), "{screen}");
+    assert_eq!(world.calls(), Vec::<String>::new());
+}
+
+#[test]
+fn on_a_terminal_yes_installs_what_is_missing() {
+    let world = World::new();
+    let output = world.dw_on_a_terminal("--only install", "y\n");
+    let screen = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{screen}");
+    assert_eq!(world.calls(), vec!["brew install colima docker".to_owned()]);
 }
