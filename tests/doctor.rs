@@ -6,8 +6,9 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use dw_test_support::engine::{FakeEngine, Fixture};
+use dw_test_support::gitlab::{FakeGitLab, Reply, personal_access_token};
 use dw_test_support::home::TempHome;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn dw(home: &TempHome) -> Command {
     let mut command = home.command(env!("CARGO_BIN_EXE_dw"));
@@ -188,7 +189,7 @@ fn check_filters_and_usage_errors() {
                 && line.contains(" 1  the engine runs in a VM")),
         "{listed}"
     );
-    assert_eq!(listed.lines().count(), 12, "{listed}");
+    assert_eq!(listed.lines().count(), dw_doctor::CHECKS.len(), "{listed}");
 
     let output = dw(&home)
         .args([
@@ -208,7 +209,10 @@ fn check_filters_and_usage_errors() {
 fn human_output_of_a_full_run_on_colima() {
     let home = TempHome::new();
     let socket = home.join(".colima/default/docker.sock");
-    home.dir(".colima/default");
+    home.file(
+        ".colima/default/colima.yaml",
+        "cpu: 2\nmemory: 2\nvmType: vz\nrosetta: true\nmounts: []\n",
+    );
     let colima = Fixture::load("colima-ubuntu-24.04-arm64")
         .with_info("NCPU", 1)
         .with_info("MemTotal", 1u64 << 30);
@@ -263,4 +267,214 @@ fn human_output_of_a_full_run_on_colima() {
     ]}, {
         insta::assert_snapshot!(stdout);
     });
+}
+
+const TOKEN: &str = "glpat-Zx8yQw7vRt6uSp5oNm4L";
+
+/// `dw doctor --check token-scope` against `gitlab` (a base URL), with `token` if any; the
+/// report, and stdout and stderr of a second, human and verbose, run.
+fn token_scope(home: &TempHome, url: &str, token: Option<&str>) -> (Value, String) {
+    let run = |args: &[&str]| {
+        let mut command = dw(home);
+        command.env("GITLAB_URL", url);
+        if let Some(token) = token {
+            command.env("GITLAB_TOKEN", token);
+        }
+        command
+            .args(["--color", "never"])
+            .args(args)
+            .args(["doctor", "--check", "token-scope", "--workspace"])
+            .arg(home.path())
+            .output()
+            .unwrap()
+    };
+    let json_run = run(&["--json"]);
+    let human_run = run(&["-v"]);
+    let mut everything = String::new();
+    for output in [&json_run, &human_run] {
+        everything.push_str(&String::from_utf8_lossy(&output.stdout));
+        everything.push_str(&String::from_utf8_lossy(&output.stderr));
+    }
+    (json(&json_run), everything)
+}
+
+fn token_answer(reply: Reply) -> FakeGitLab {
+    FakeGitLab::builder()
+        .token(TOKEN)
+        .route("GET", "/api/v4/personal_access_tokens/self", reply)
+        .start()
+}
+
+#[test]
+fn token_scope_judges_the_token_gitlab_describes_and_never_prints_it() {
+    let home = TempHome::new();
+    let cases = [
+        (
+            Reply::ok(personal_access_token(
+                "dw",
+                &["read_api"],
+                Some("2099-01-01"),
+            )),
+            "pass",
+            "the GitLab token only reads (read_api)",
+        ),
+        (
+            Reply::ok(personal_access_token(
+                "everything",
+                &["api", "read_user"],
+                Some("2099-01-01"),
+            )),
+            "warn",
+            "the GitLab token can write on your behalf (api)",
+        ),
+        (
+            Reply::ok(json!({
+                "id": 9, "name": "old", "revoked": false, "created_at": "2024-01-02T10:00:00.000Z",
+                "scopes": ["read_api"], "user_id": 24, "last_used_at": null,
+                "active": false, "expires_at": "2024-06-30"
+            })),
+            "fail",
+            "the GitLab token has expired",
+        ),
+        (
+            Reply::json(
+                401,
+                json!({"error": "invalid_token", "error_description": format!("Token {TOKEN} has expired.")}),
+            ),
+            "fail",
+            "GitLab rejects the token: it is expired, revoked or mistyped",
+        ),
+    ];
+    for (reply, status, summary) in cases {
+        let gitlab = token_answer(reply);
+        let (report, printed) = token_scope(&home, gitlab.url(), Some(TOKEN));
+        let finding = check(&report, "token-scope");
+        assert_eq!(finding["status"], status, "{finding:#}");
+        assert_eq!(finding["risk"], 9);
+        assert_eq!(finding["summary"], summary, "{finding:#}");
+        assert!(
+            finding["evidence"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|line| line.as_str().unwrap().contains("token glpat-…Nm4L")),
+            "{finding:#}"
+        );
+        assert!(
+            !printed.contains(TOKEN),
+            "the token was printed:\n{printed}"
+        );
+        assert!(
+            !printed.contains("Zx8yQw7v"),
+            "part of the token was printed:\n{printed}"
+        );
+        let requests = gitlab.requests();
+        assert_eq!(requests.len(), 2, "{requests:#?}");
+        assert!(requests.iter().all(|request| request.method == "GET"
+            && request.path == "/api/v4/personal_access_tokens/self"
+            && request.header("private-token") == Some(TOKEN)));
+    }
+
+    // A wrong token gets GitLab's plain 401 from the fake's token check.
+    let gitlab = token_answer(Reply::ok(personal_access_token("dw", &["read_api"], None)));
+    let (report, printed) = token_scope(&home, gitlab.url(), Some("glpat-not-the-right-one-0000"));
+    let finding = check(&report, "token-scope");
+    assert_eq!(finding["status"], "fail", "{finding:#}");
+    assert!(
+        finding["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|line| line == "GitLab says: 401 Unauthorized"),
+        "{finding:#}"
+    );
+    assert!(
+        finding["fix"].as_str().unwrap().contains("read_api"),
+        "{finding:#}"
+    );
+    assert!(
+        !printed.contains("glpat-not-the-right-one-0000"),
+        "{printed}"
+    );
+}
+
+#[test]
+fn token_scope_without_a_token_explains_the_extensions_oauth_token() {
+    let home = TempHome::new();
+    let gitlab = FakeGitLab::builder().start();
+    let (report, _) = token_scope(&home, gitlab.url(), None);
+    let finding = check(&report, "token-scope");
+    assert_eq!(finding["status"], "pass", "{finding:#}");
+    assert!(
+        finding["evidence"][0]
+            .as_str()
+            .unwrap()
+            .contains("ai_workflows"),
+        "{finding:#}"
+    );
+    assert!(gitlab.requests().is_empty(), "no token, no request");
+}
+
+#[test]
+fn token_scope_fails_clearly_when_the_instance_is_unreachable() {
+    let home = TempHome::new();
+    let closed = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let (report, printed) = token_scope(&home, &url, Some(TOKEN));
+    let finding = check(&report, "token-scope");
+    assert_eq!(finding["status"], "fail", "{finding:#}");
+    assert_eq!(finding["summary"], "dw cannot check its GitLab token");
+    assert!(
+        finding["evidence"][1]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("cannot reach {url}: ")),
+        "{finding:#}"
+    );
+    assert!(!printed.contains(TOKEN), "{printed}");
+}
+
+#[test]
+fn base_image_is_found_on_this_machines_engine_with_its_digest() {
+    let home = TempHome::new();
+    let image = dw_test_support::test_image();
+    let output = dw(&home)
+        .args([
+            "doctor",
+            "--json",
+            "--check",
+            "base-image",
+            "--image",
+            &image,
+            "--workspace",
+        ])
+        .arg(home.path())
+        .output()
+        .unwrap();
+    let report = json(&output);
+    let finding = check(&report, "base-image");
+    assert_eq!(finding["status"], "pass", "{finding:#}");
+    assert_eq!(finding["summary"], format!("{image} is present"));
+    let evidence: Vec<&str> = finding["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line.as_str().unwrap())
+        .collect();
+    assert!(
+        evidence
+            .iter()
+            .any(|line| line.starts_with("digest ") && line.contains("@sha256:"))
+            || evidence
+                .iter()
+                .any(|line| line.starts_with("no repository digest")),
+        "{finding:#}"
+    );
+    assert!(
+        evidence
+            .iter()
+            .any(|line| line.starts_with("image ID sha256:")),
+        "{finding:#}"
+    );
 }

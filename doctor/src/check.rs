@@ -103,11 +103,25 @@ pub const CHECKS: &[Check] = &[
         run: checks::resources::resource_limits,
     },
     Check {
+        id: "hardware-access",
+        risk: Some(4),
+        title: "no GPU or passthrough device is offered to containers",
+        needs_engine: true,
+        run: checks::hardware::hardware_access,
+    },
+    Check {
         id: "engine-advisories",
         risk: Some(5),
         title: "no known container-escape advisory affects the engine",
         needs_engine: true,
         run: checks::advisories::engine_advisories,
+    },
+    Check {
+        id: "mounts",
+        risk: Some(6),
+        title: "the VM does not share your whole home writable",
+        needs_engine: true,
+        run: checks::mounts::mounts,
     },
     Check {
         id: "project-secrets",
@@ -122,6 +136,13 @@ pub const CHECKS: &[Check] = &[
         title: "no other containers share the engine",
         needs_engine: true,
         run: checks::engine::shared_vm,
+    },
+    Check {
+        id: "token-scope",
+        risk: Some(9),
+        title: "dw's GitLab token can only read",
+        needs_engine: false,
+        run: checks::token::token_scope,
     },
     Check {
         id: "secrets-in-goals",

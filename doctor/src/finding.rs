@@ -89,6 +89,25 @@ impl Outcome {
         self.fix = Some(fix.into());
         self
     }
+
+    /// Replaces every occurrence of `secret` in the summary, evidence and fix with `replacement`,
+    /// whatever put it there (a server's error message, say).
+    pub fn redact(mut self, secret: &str, replacement: &str) -> Self {
+        if secret.is_empty() {
+            return self;
+        }
+        let clean = |text: &mut String| {
+            if text.contains(secret) {
+                *text = text.replace(secret, replacement);
+            }
+        };
+        clean(&mut self.summary);
+        self.evidence.iter_mut().for_each(clean);
+        if let Some(fix) = self.fix.as_mut() {
+            clean(fix);
+        }
+        self
+    }
 }
 
 /// One check's result, as reported.

@@ -10,10 +10,12 @@
 //! - [`finding`]: what a check returns and what a run reports;
 //! - [`checks`]: the checks themselves, one module per thing they look at;
 //! - [`advisory`]: the advisory table and how engine versions are judged against it;
-//! - [`version`]: upstream and Debian package version ordering.
+//! - [`version`]: upstream and Debian package version ordering;
+//! - [`vm`]: the engine's VM as its runtime configured it (Colima, Lima), and the host
+//!   directories it shares.
 //!
-//! Not yet here: `network-isolation`, `hardware-access`, `mounts` (they need the sandbox's probe
-//! container) and `token-scope`.
+//! Not yet here: `network-isolation`, and the probe-container halves of `hardware-access` and
+//! `mounts` (they need the sandbox's probe container).
 #![forbid(unsafe_code)]
 
 pub mod advisory;
@@ -22,6 +24,7 @@ pub mod checks;
 pub mod context;
 pub mod finding;
 pub mod version;
+pub mod vm;
 
 pub use check::{CHECKS, Check, CheckError, UnknownCheck, ids, run, select};
 pub use context::{Context, GitLab, Settings};

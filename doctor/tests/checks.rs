@@ -616,3 +616,243 @@ fn unknown_check_ids_are_refused_with_the_list() {
     let ids: Vec<&str> = selected.iter().map(|check| check.id).collect();
     assert_eq!(ids, ["vm-isolation", "base-image"]);
 }
+
+/// Runs `ids` with `fixture` served at `socket` (relative to the home), as `--host`.
+async fn doctor_at(home: &TempHome, socket: &str, fixture: Fixture, ids: &[&str]) -> Report {
+    let socket = home.join(socket);
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    let _engine = FakeEngine::start(&socket, fixture);
+    let host = Some(format!("unix://{}", socket.display()));
+    let workspace = home.dir("project");
+    let context = Context::gather(settings(home, host, workspace, GitLab::default())).await;
+    let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+    dw_doctor::run(&context, &dw_doctor::select(&ids).unwrap()).await
+}
+
+fn colima() -> Fixture {
+    Fixture::load("colima-ubuntu-24.04-arm64")
+}
+
+#[tokio::test]
+async fn base_image_reports_the_digest_of_a_present_image_and_the_pull_fix_otherwise() {
+    let home = TempHome::new();
+    let report = doctor(
+        &home,
+        colima().with_image("example.test/workflow:1"),
+        &["base-image"],
+    )
+    .await;
+    let image = finding(&report, "base-image");
+    assert_eq!(image.status, Status::Pass, "{image:#?}");
+    assert_eq!(image.summary, "example.test/workflow:1 is present");
+    assert_eq!(
+        image.evidence[0],
+        format!(
+            "digest example.test/workflow@{}",
+            dw_test_support::engine::image_digest("example.test/workflow:1")
+        )
+    );
+
+    let home = TempHome::new();
+    let report = doctor(&home, colima().with_image("other:1"), &["base-image"]).await;
+    let image = finding(&report, "base-image");
+    assert_eq!(image.status, Status::Warn, "{image:#?}");
+    assert!(
+        image
+            .fix
+            .as_deref()
+            .unwrap()
+            .contains("docker pull example.test/workflow:1")
+    );
+}
+
+#[tokio::test]
+async fn base_image_on_this_machines_engine() {
+    let home = TempHome::new();
+    let mut settings = settings(
+        &home,
+        Some(format!("unix://{}", dw_test_support::REAL_ENGINE_SOCKET)),
+        home.dir("project"),
+        GitLab::default(),
+    );
+    settings.image = dw_test_support::test_image();
+    let context = Context::gather(settings).await;
+    let report = dw_doctor::run(
+        &context,
+        &dw_doctor::select(&["base-image".to_owned()]).unwrap(),
+    )
+    .await;
+    let image = finding(&report, "base-image");
+    assert_eq!(image.status, Status::Pass, "{image:#?}");
+    assert!(
+        image
+            .evidence
+            .iter()
+            .any(|line| line.starts_with("image ID sha256:")),
+        "{image:#?}"
+    );
+}
+
+#[tokio::test]
+async fn hardware_access_reads_gpu_runtimes_cdi_devices_and_colimas_vm() {
+    let home = TempHome::new();
+    home.file(
+        ".colima/default/colima.yaml",
+        "cpu: 2\nvmType: vz\nrosetta: true\nnestedVirtualization: false\nnetwork:\n  address: false\nmounts: []\n",
+    );
+    let report = doctor_at(
+        &home,
+        ".colima/default/docker.sock",
+        colima(),
+        &["hardware-access"],
+    )
+    .await;
+    let hardware = finding(&report, "hardware-access");
+    assert_eq!(hardware.status, Status::Pass, "{hardware:#?}");
+    assert_eq!(hardware.risk, Some(4));
+    assert!(mentions(hardware, "vmType: vz"), "{hardware:#?}");
+    assert!(mentions(hardware, "rosetta: true"), "{hardware:#?}");
+    assert!(mentions(hardware, "a probe container"), "{hardware:#?}");
+
+    let home = TempHome::new();
+    home.file(".colima/default/colima.yaml", "vmType: krunkit\n");
+    let gpu = colima()
+        .with_info(
+            "Runtimes",
+            json!({"runc": {"path": "runc"}, "nvidia": {"path": "nvidia-container-runtime"}}),
+        )
+        .with_info("CDISpecDirs", json!(["/etc/cdi", "/var/run/cdi"]))
+        .with_info(
+            "DiscoveredDevices",
+            json!([{"Source": "cdi", "ID": "nvidia.com/gpu=all"}]),
+        );
+    let report = doctor_at(
+        &home,
+        ".colima/default/docker.sock",
+        gpu,
+        &["hardware-access"],
+    )
+    .await;
+    let hardware = finding(&report, "hardware-access");
+    assert_eq!(hardware.status, Status::Warn, "{hardware:#?}");
+    assert_eq!(
+        hardware.summary,
+        "containers on this engine can be given host hardware: GPUs (runtime nvidia), CDI devices (nvidia.com/gpu=all (cdi)), vmType: krunkit"
+    );
+}
+
+#[tokio::test]
+async fn mounts_warn_when_the_home_directory_is_shared_writable() {
+    // Colima's default: `mounts: []` shares the home directory writable.
+    let home = TempHome::new();
+    home.file(
+        ".colima/default/colima.yaml",
+        "cpu: 2\nmounts: []\nforwardAgent: true\n",
+    );
+    let report = doctor_at(&home, ".colima/default/docker.sock", colima(), &["mounts"]).await;
+    let mounts = finding(&report, "mounts");
+    assert_eq!(mounts.status, Status::Warn, "{mounts:#?}");
+    assert_eq!(mounts.risk, Some(6));
+    assert!(
+        mounts
+            .summary
+            .starts_with("your home directory is shared writable"),
+        "{mounts:#?}"
+    );
+    assert!(
+        mentions(mounts, "Colima's default when `mounts` is empty"),
+        "{mounts:#?}"
+    );
+    assert!(mentions(mounts, "SSH agent"), "{mounts:#?}");
+    assert!(
+        mounts.fix.as_deref().unwrap().contains("colima.yaml"),
+        "{mounts:#?}"
+    );
+
+    // Only a projects directory, writable, and the home read-only: a pass.
+    let home = TempHome::new();
+    home.file(
+        ".colima/default/colima.yaml",
+        "mounts:\n  - location: ~/projects\n    writable: true\n  - location: \"~\"\n    writable: false\n",
+    );
+    let report = doctor_at(&home, ".colima/default/docker.sock", colima(), &["mounts"]).await;
+    let mounts = finding(&report, "mounts");
+    assert_eq!(mounts.status, Status::Pass, "{mounts:#?}");
+    assert!(mentions(
+        mounts,
+        &format!("shares {} writable", home.join("projects").display())
+    ));
+
+    // Docker Desktop's file sharing list, from its settings file.
+    let home = TempHome::new();
+    home.file(
+        "Library/Group Containers/group.com.docker/settings-store.json",
+        r#"{"FilesharingDirectories": ["/Users", "/Volumes"], "MemoryMiB": 8092}"#,
+    );
+    let report = doctor_at(
+        &home,
+        ".docker/run/docker.sock",
+        Fixture::load("docker-desktop-macos-arm64-4.44.3"),
+        &["mounts"],
+    )
+    .await;
+    let mounts = finding(&report, "mounts");
+    assert!(mentions(mounts, "shares /Users writable"), "{mounts:#?}");
+    // The temp home is not under /Users, so its shares miss it: a pass here.
+    assert_eq!(mounts.status, Status::Pass, "{mounts:#?}");
+
+    // An engine on this host can bind-mount anything.
+    let home = TempHome::new();
+    let report = doctor(&home, native(), &["mounts"]).await;
+    let mounts = finding(&report, "mounts");
+    assert_eq!(mounts.status, Status::Warn, "{mounts:#?}");
+    assert_eq!(
+        mounts.summary,
+        "the whole host filesystem is shared writable with the engine"
+    );
+}
+
+#[tokio::test]
+async fn token_scope_reads_the_token_from_the_fake_gitlab() {
+    use dw_test_support::gitlab::{FakeGitLab, Reply, personal_access_token};
+    let token = "glpat-0123456789abcdefWXYZ";
+    let gitlab = FakeGitLab::builder()
+        .token(token)
+        .route(
+            "GET",
+            "/api/v4/personal_access_tokens/self",
+            Reply::ok(personal_access_token(
+                "dw",
+                &["read_api", "write_repository"],
+                Some("2099-12-31"),
+            )),
+        )
+        .start();
+    let home = TempHome::new();
+    let configured = GitLab {
+        url: Some(format!("{}/", gitlab.url())),
+        token: Some(token.to_owned()),
+    };
+    let report = doctor_with(
+        &home,
+        colima(),
+        &home.dir("project"),
+        configured,
+        &["token-scope"],
+    )
+    .await;
+    let scope = finding(&report, "token-scope");
+    assert_eq!(scope.status, Status::Warn, "{scope:#?}");
+    assert!(
+        mentions(scope, "write_repository: push to every repository"),
+        "{scope:#?}"
+    );
+    assert!(
+        mentions(scope, "token glpat-…WXYZ (\"dw\", id 4, user 24)"),
+        "{scope:#?}"
+    );
+    assert!(!format!("{scope:?}").contains(token));
+    let requests = gitlab.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(requests[0].header("private-token"), Some(token));
+}

@@ -138,14 +138,30 @@ pub fn base_image(context: &Context) -> BoxFuture<'_, CheckResult> {
             .await;
         match inspected {
             Ok(details) => {
-                let digest = details
+                let mut evidence: Vec<String> = details
                     .repo_digests
-                    .as_ref()
-                    .and_then(|digests| digests.first().cloned())
-                    .or(details.id.clone())
-                    .unwrap_or_default();
-                Ok(Outcome::pass(format!("{image} is present"))
-                    .evidence(format!("digest {digest}")))
+                    .iter()
+                    .flatten()
+                    .map(|digest| format!("digest {digest}"))
+                    .collect();
+                if evidence.is_empty() {
+                    evidence.push(
+                        "no repository digest: the image was built or loaded here, not pulled"
+                            .to_owned(),
+                    );
+                }
+                if let Some(id) = &details.id {
+                    evidence.push(format!("image ID {id}"));
+                }
+                evidence.push(format!(
+                    "created {}, {}",
+                    details.created.as_deref().unwrap_or("at an unknown time"),
+                    details
+                        .size
+                        .and_then(|size| u64::try_from(size).ok())
+                        .map_or_else(|| "size unknown".to_owned(), super::gibibytes)
+                ));
+                Ok(Outcome::pass(format!("{image} is present")).evidence_lines(evidence))
             }
             Err(EngineError::Api {
                 status: Some(404), ..
