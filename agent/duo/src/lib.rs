@@ -1,0 +1,1 @@
+//! A client of GitLab's Duo Workflow Service.
