@@ -4,4 +4,29 @@
 //! The executor itself (`dw-agent`, in `agent/executor`) and the messages between the two
 //! (`dw-protocol`, in `agent/protocol`) are separate crates, so that the executor depends on
 //! nothing that talks to Docker or the network.
+//!
+//! What this crate owns so far:
+//! - [`executor`]: where the static `dw-agent` binary is on the host, checked before use;
+//! - [`masks`]: the credential-looking files and directories of a project, to hide in the sandbox;
+//! - [`owner`]: which dw process owns a container, and whether it is still alive;
+//! - [`sandbox`]: a running sandbox — the container made from a
+//!   [`SandboxSpec`](dw_runtime::sandbox::SandboxSpec), its executor attached, removed on drop;
+//! - [`client`]: the typed, concurrent client of the executor protocol;
+//! - [`reaper`]: removes sandbox containers whose dw process is gone.
+//!
+//! Not yet here: the workflow runner, model providers and the GitLab client.
 #![forbid(unsafe_code)]
+
+pub mod client;
+pub mod executor;
+pub mod masks;
+pub mod owner;
+pub mod reaper;
+pub mod sandbox;
+
+/// The messages between dw and its executor, for callers of [`Client`].
+pub use dw_protocol as protocol;
+
+pub use client::{Client, ClientError};
+pub use reaper::{Removed, reap_orphans};
+pub use sandbox::{Sandbox, SandboxError, SandboxOptions};
