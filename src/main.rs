@@ -21,6 +21,8 @@ pub enum Status {
     Problems,
     /// Usage or environment error: the command could not do its job (2).
     Error,
+    /// The exit status of a program dw ran for the user (`dw sandbox exec`), passed through.
+    Code(u8),
 }
 
 impl From<Status> for ExitCode {
@@ -29,6 +31,7 @@ impl From<Status> for ExitCode {
             Status::Success => ExitCode::SUCCESS,
             Status::Problems => ExitCode::from(1),
             Status::Error => ExitCode::from(2),
+            Status::Code(code) => ExitCode::from(code),
         }
     }
 }
