@@ -43,8 +43,8 @@ fn shell(script: &str) -> RunCommand {
 }
 
 /// Waits until the sandbox is back to a handful of processes and a command runs. Every request
-/// is answered meanwhile — with a result, or with the executor's `io` error while a new command
-/// cannot fork yet; no answer at all fails the test.
+/// is answered meanwhile — with a result, or with the executor's `resource_exhausted` error while
+/// a new command cannot fork yet; no answer at all fails the test.
 async fn serves_commands_again(client: &dw_workflow::Client) {
     // Killed processes stuck in uninterruptible sleep on a busy fuse-overlayfs root (this
     // machine's storage driver) can take tens of seconds to go.
@@ -54,7 +54,9 @@ async fn serves_commands_again(client: &dw_workflow::Client) {
         let answer = match client.call(shell(quiet)).await {
             Ok(result) if result.output == "alive\n" => return,
             Ok(result) => format!("{result:?}"),
-            Err(ClientError::Failed { failure, .. }) if failure.kind == ErrorKind::Io => {
+            Err(ClientError::Failed { failure, .. })
+                if failure.kind == ErrorKind::ResourceExhausted =>
+            {
                 failure.message
             }
             Err(other) => panic!("the executor stopped serving: {other}"),

@@ -19,6 +19,7 @@ use std::time::Duration;
 use dw_protocol::request::{Git, RunCommand};
 use dw_protocol::result::CommandResult;
 use dw_protocol::{ErrorKind, Event, Failure, Stream};
+use rustix::io::Errno;
 use rustix::process::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
@@ -155,6 +156,15 @@ fn spawn(spec: &CommandSpec) -> Result<Child, Failure> {
 }
 
 fn spawn_failure(program: &str, error: &std::io::Error) -> Failure {
+    if let Some(resource) = exhausted_resource(error) {
+        return Failure::new(
+            ErrorKind::ResourceExhausted,
+            format!(
+                "cannot start `{program}`: the sandbox is out of {resource} ({error}); wait for \
+                 running commands to finish, or cancel them, then try again"
+            ),
+        );
+    }
     match error.kind() {
         std::io::ErrorKind::NotFound => Failure::new(
             ErrorKind::NotFound,
@@ -167,6 +177,18 @@ fn spawn_failure(program: &str, error: &std::io::Error) -> Failure {
             format!("cannot start `{program}`: {error}"),
         ),
         _ => Failure::new(ErrorKind::Io, format!("cannot start `{program}`: {error}")),
+    }
+}
+
+/// What the sandbox ran out of, when that is why a program could not start: `fork` fails with
+/// `EAGAIN` at the pids limit, with `ENOMEM` at the memory limit, and the pipes for its output
+/// need file descriptors.
+fn exhausted_resource(error: &std::io::Error) -> Option<&'static str> {
+    match Errno::from_io_error(error)? {
+        Errno::AGAIN => Some("processes: its pids limit is reached"),
+        Errno::NOMEM => Some("memory"),
+        Errno::MFILE | Errno::NFILE => Some("file descriptors"),
+        _ => None,
     }
 }
 
@@ -307,4 +329,24 @@ async fn until(deadline: Option<Instant>) {
 
 fn wait_failure(error: &std::io::Error) -> Failure {
     Failure::new(ErrorKind::Io, format!("lost track of the program: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spent_resource_is_told_apart_from_other_start_failures() {
+        let failure = spawn_failure("sh", &Errno::AGAIN.into());
+        assert_eq!(failure.kind, ErrorKind::ResourceExhausted);
+        assert!(failure.message.contains("pids limit"), "{failure:?}");
+        let failure = spawn_failure("sh", &Errno::MFILE.into());
+        assert_eq!(failure.kind, ErrorKind::ResourceExhausted);
+        assert!(failure.message.contains("file descriptors"), "{failure:?}");
+        assert_eq!(
+            spawn_failure("nope", &Errno::NOENT.into()).kind,
+            ErrorKind::NotFound
+        );
+        assert_eq!(spawn_failure("sh", &Errno::IO.into()).kind, ErrorKind::Io);
+    }
 }

@@ -13,6 +13,8 @@
 //! - `search`: `find_files` and `grep`, walking like ripgrep.
 //! - `command`: `run_command` and `git` — process groups, timeouts, streamed and capped output.
 //! - `running`: the table of cancellable requests and their process groups.
+//! - `pool`: the threads for file and search actions, all started with the executor, so that
+//!   serving never needs a new thread (the sandbox's pids limit may be spent by a command).
 //! - `outbox` and `output`: whole lines to stdout from one writer; capped UTF-8 output.
 //!
 //! The public surface is what the binary and the tests need: [`serve`], [`serve_with`] and
@@ -27,6 +29,7 @@ mod command;
 mod files;
 mod outbox;
 mod output;
+mod pool;
 mod running;
 mod search;
 

@@ -35,11 +35,14 @@ pub struct Writer {
 
 impl Outbox {
     /// An outbox whose lines a new thread writes to `sink` (the process's stdout in the
-    /// executor), flushing whenever no further line is waiting.
-    pub fn start(sink: impl Write + Send + 'static) -> (Self, Writer) {
+    /// executor), flushing whenever no further line is waiting; fails if the thread cannot be
+    /// started.
+    pub fn start(sink: impl Write + Send + 'static) -> io::Result<(Self, Writer)> {
         let (lines, receiver) = mpsc::channel(CAPACITY);
-        let thread = std::thread::spawn(move || write_lines(receiver, sink));
-        (Self { lines }, Writer { thread })
+        let thread = std::thread::Builder::new()
+            .name("dw-agent-writer".to_owned())
+            .spawn(move || write_lines(receiver, sink))?;
+        Ok((Self { lines }, Writer { thread }))
     }
 
     /// Sends the response of a request (`id` is `None` only for a malformed line).

@@ -3,10 +3,15 @@
 //! A reader thread cuts stdin into lines (refusing lines over [`MAX_LINE`] without buffering
 //! them); the loop parses each line and spawns one task per request on a single-threaded
 //! runtime, so requests are served concurrently and answered in whatever order they finish.
-//! File and search actions run on a small blocking pool, commands on the runtime itself; a long
-//! command never delays a short read. When stdin ends, or on `shutdown`, the loop stops reading,
-//! kills every running command's process group, lets the requests in flight finish, and
-//! returns.
+//! File and search actions run on a small [`Pool`] of threads, commands on the runtime itself; a
+//! long command never delays a short read. When stdin ends, or on `shutdown`, the loop stops
+//! reading, kills every running command's process group, lets the requests in flight finish,
+//! and returns.
+//!
+//! Every thread the executor has is started here, before the first request: a command may
+//! spend the sandbox's pids limit at any time, and from then on no new thread can be had. So
+//! nothing in serving a request starts a thread, and starting a command's process is the one
+//! thing that can fail for want of one (`resource_exhausted`).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::Path;
@@ -20,6 +25,7 @@ use tokio::task::JoinSet;
 
 use crate::command::{self, CommandSpec};
 use crate::outbox::Outbox;
+use crate::pool::Pool;
 use crate::running::{Cancellation, Registration, Running, cancelled_failure};
 use crate::workspace::{OpenError, Workspace};
 use crate::{files, search};
@@ -28,8 +34,8 @@ use crate::{files, search};
 /// this much of it is ever held in memory.
 pub const MAX_LINE: usize = 32 << 20;
 
-/// How many blocking file and search actions run at once; more wait their turn.
-const BLOCKING_THREADS: usize = 8;
+/// How many file and search actions run at once; more wait their turn.
+const POOL_THREADS: usize = 8;
 
 /// How many read lines may wait for the loop.
 const INBOX_CAPACITY: usize = 64;
@@ -40,9 +46,15 @@ pub enum ServeError {
     /// The workspace root is not an openable directory.
     #[error(transparent)]
     Workspace(#[from] OpenError),
-    /// The async runtime could not be built (out of threads or file descriptors).
+    /// The async runtime could not be built (out of file descriptors).
     #[error("cannot start the executor's runtime: {0}")]
     Runtime(#[source] io::Error),
+    /// The executor's threads could not be started: the sandbox's processes are spent.
+    #[error(
+        "cannot start the executor's threads: {0}; the sandbox's pids limit is spent, so stop \
+         the processes that hold it (or remove the sandbox) and start the executor again"
+    )]
+    Threads(#[source] io::Error),
     /// Writing to stdout failed: the host stopped reading.
     #[error("cannot write to stdout: {0}; the host stopped reading")]
     Output(#[source] io::Error),
@@ -62,19 +74,21 @@ pub fn serve_with(
     let workspace = Arc::new(Workspace::open(root)?);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .max_blocking_threads(BLOCKING_THREADS)
         .build()
         .map_err(ServeError::Runtime)?;
-    let (outbox, writer) = Outbox::start(output);
-    let inbox = spawn_reader(input);
+    let pool = Pool::start(POOL_THREADS).map_err(ServeError::Threads)?;
+    let (outbox, writer) = Outbox::start(output).map_err(ServeError::Threads)?;
+    // Last, because once it runs it only ends with the input.
+    let inbox = spawn_reader(input).map_err(ServeError::Threads)?;
     let context = Context {
         workspace,
         outbox,
         running: Running::default(),
+        pool,
     };
     runtime.block_on(context.serve(inbox));
-    // A blocking action still running (a grep of a huge tree after its request was
-    // abandoned) must not keep the executor alive.
+    // Nothing still running must keep the executor alive: a pool thread busy with an
+    // abandoned request (a grep of a huge tree) is not joined either.
     runtime.shutdown_background();
     writer.finish().map_err(ServeError::Output)
 }
@@ -87,23 +101,25 @@ enum Input {
 
 /// Reads lines on a thread of its own, so that a blocked stdin never blocks the runtime. The
 /// channel closes at the end of input, or when reading fails.
-fn spawn_reader(input: impl Read + Send + 'static) -> mpsc::Receiver<Input> {
+fn spawn_reader(input: impl Read + Send + 'static) -> io::Result<mpsc::Receiver<Input>> {
     let (sender, receiver) = mpsc::channel(INBOX_CAPACITY);
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(input);
-        loop {
-            let mut line = Vec::new();
-            let input = match read_line(&mut reader, MAX_LINE, &mut line) {
-                Ok(LineRead::Line) => Input::Line(line),
-                Ok(LineRead::TooLong) => Input::TooLong,
-                Ok(LineRead::End) | Err(_) => return,
-            };
-            if sender.blocking_send(input).is_err() {
-                return;
+    std::thread::Builder::new()
+        .name("dw-agent-reader".to_owned())
+        .spawn(move || {
+            let mut reader = BufReader::new(input);
+            loop {
+                let mut line = Vec::new();
+                let input = match read_line(&mut reader, MAX_LINE, &mut line) {
+                    Ok(LineRead::Line) => Input::Line(line),
+                    Ok(LineRead::TooLong) => Input::TooLong,
+                    Ok(LineRead::End) | Err(_) => return,
+                };
+                if sender.blocking_send(input).is_err() {
+                    return;
+                }
             }
-        }
-    });
-    receiver
+        })?;
+    Ok(receiver)
 }
 
 /// What [`read_line`] found.
@@ -162,6 +178,7 @@ struct Context {
     workspace: Arc<Workspace>,
     outbox: Outbox,
     running: Running,
+    pool: Pool,
 }
 
 impl Context {
@@ -303,23 +320,16 @@ impl Context {
         }
     }
 
-    /// Runs a file or search action on the blocking pool.
+    /// Runs a file or search action on the pool.
     async fn blocking<T: Send + 'static>(
         &self,
         action: impl FnOnce(&Workspace) -> Result<T, Failure> + Send + 'static,
     ) -> Result<T, Failure> {
         let workspace = Arc::clone(&self.workspace);
-        tokio::task::spawn_blocking(move || action(&workspace))
-            .await
-            .unwrap_or_else(|error| {
-                Err(Failure::new(
-                    ErrorKind::Io,
-                    format!("the action failed unexpectedly: {error}"),
-                ))
-            })
+        self.pool.run(move || action(&workspace)).await?
     }
 
-    /// Runs a search action on the blocking pool, registered so that `cancel` can stop it.
+    /// Runs a search action on the pool, registered so that `cancel` can stop it.
     async fn cancellable<T: Send + 'static>(
         &self,
         id: u64,

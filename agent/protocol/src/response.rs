@@ -58,6 +58,11 @@ pub enum ErrorKind {
     Ambiguous,
     /// The request, the line or the file is larger than the executor handles.
     TooLarge,
+    /// The sandbox is out of processes, threads, memory or file descriptors (its pids limit
+    /// is spent, typically by a command that started many processes): the executor could not
+    /// start what the request needs. Nothing was started; the executor goes on serving, and
+    /// the same request succeeds once running commands end or are cancelled.
+    ResourceExhausted,
     /// Any other failure of the operating system, with its message.
     Io,
     /// Reserved for host-side deadlines; a command's own timeout is reported in its result
@@ -91,6 +96,7 @@ impl ErrorKind {
             Self::NoMatch => "no_match",
             Self::Ambiguous => "ambiguous",
             Self::TooLarge => "too_large",
+            Self::ResourceExhausted => "resource_exhausted",
             Self::Io => "io",
             Self::Timeout => "timeout",
             Self::Cancelled => "cancelled",

@@ -303,7 +303,7 @@ fn every_result_has_the_documented_shape() {
     assert_response(output_of::<Shutdown>(Empty {}), json!({}));
 }
 
-const EVERY_KIND: [(ErrorKind, &str); 13] = [
+const EVERY_KIND: [(ErrorKind, &str); 14] = [
     (ErrorKind::InvalidRequest, "invalid_request"),
     (ErrorKind::OutsideWorkspace, "outside_workspace"),
     (ErrorKind::NotFound, "not_found"),
@@ -314,6 +314,7 @@ const EVERY_KIND: [(ErrorKind, &str); 13] = [
     (ErrorKind::NoMatch, "no_match"),
     (ErrorKind::Ambiguous, "ambiguous"),
     (ErrorKind::TooLarge, "too_large"),
+    (ErrorKind::ResourceExhausted, "resource_exhausted"),
     (ErrorKind::Io, "io"),
     (ErrorKind::Timeout, "timeout"),
     (ErrorKind::Cancelled, "cancelled"),

@@ -26,13 +26,24 @@ pub struct Agent {
 impl Agent {
     /// Starts `dw-agent serve --root <root>`.
     pub fn start(root: &Path) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_dw-agent"))
+        Self::start_with(Command::new(Self::binary()), root)
+    }
+
+    /// The executor binary under test.
+    pub fn binary() -> &'static str {
+        env!("CARGO_BIN_EXE_dw-agent")
+    }
+
+    /// Starts `<command> serve --root <root>`, where `command` is the executor binary or a
+    /// launcher that ends by executing it (`prlimit … setpriv … dw-agent`), so that the child
+    /// is the executor itself.
+    pub fn start_with(mut command: Command, root: &Path) -> Self {
+        let mut child = command
             .arg("serve")
             .arg("--root")
             .arg(root)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
