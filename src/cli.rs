@@ -64,9 +64,24 @@ pub enum Command {
     /// not passing, the fix. Exit status 1 when any check fails, else 0.
     Doctor(DoctorArgs),
     /// Run the agent on a goal: plan, approve, execute in a sandbox.
-    Run(PendingArgs),
+    ///
+    /// dw starts a sandbox on the project, asks the model for a plan and shows it for approval
+    /// (approve, adjust with your own words, or cancel; --yes approves). The model then works
+    /// through the plan with tools that run in the sandbox. Ctrl-C pauses after the current
+    /// action (then resume, adjust or stop); a second Ctrl-C stops. Everything is recorded under
+    /// the workflow's state directory, so `dw workflows resume ID` goes on after a pause, a
+    /// failure or a crash.
+    ///
+    /// Keys come from the environment and never reach the sandbox, the logs or the model:
+    /// ANTHROPIC_API_KEY (and ANTHROPIC_BASE_URL), OPENAI_API_KEY and OPENAI_BASE_URL for
+    /// OpenAI-compatible servers (llama.cpp, vLLM, Ollama), GITLAB_TOKEN (read_api) for the
+    /// read-only GitLab tools. A goal that contains a secret is refused.
+    ///
+    /// Exit status: 0 finished, 1 failed, stopped or left waiting, 2 usage or environment error.
+    Run(RunArgs),
     /// List, inspect, follow, resume and stop workflows.
-    Workflows(PendingArgs),
+    #[command(subcommand)]
+    Workflows(WorkflowsCommand),
     /// Use the agent's sandbox by hand, and clean up after it.
     ///
     /// The sandbox is the container the agent's executor runs in: only the project is mounted
@@ -82,12 +97,125 @@ pub enum Command {
     Runtimes(RuntimesArgs),
 }
 
-/// Arguments of a command that a later release implements; accepted so that the command says
-/// so instead of failing on its flags.
+/// The model providers `dw run` can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderChoice {
+    /// Anthropic's Messages API (ANTHROPIC_API_KEY; ANTHROPIC_BASE_URL).
+    Anthropic,
+    /// An OpenAI-compatible Chat Completions endpoint (OPENAI_BASE_URL; OPENAI_API_KEY if needed).
+    Openai,
+    /// Replays the assistant turns of --script FILE (tests and demos).
+    Script,
+}
+
+impl ProviderChoice {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderChoice::Anthropic => "anthropic",
+            ProviderChoice::Openai => "openai",
+            ProviderChoice::Script => "script",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
-pub struct PendingArgs {
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
-    pub args: Vec<String>,
+pub struct RunArgs {
+    /// What the agent should do. Read from stdin when it is `-`, or absent and stdin is not a
+    /// terminal. Never put secrets in a goal: it is refused.
+    #[arg(value_name = "GOAL")]
+    pub goal: Option<String>,
+
+    /// The project the agent works on (mounted at /workspace in the sandbox).
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub workspace: std::path::PathBuf,
+
+    /// The model provider (default: script when --script is given, else anthropic).
+    #[arg(long, value_enum, value_name = "PROVIDER")]
+    pub provider: Option<ProviderChoice>,
+
+    /// The model (default: claude-sonnet-4-5 for anthropic, gpt-4.1 for openai).
+    #[arg(long, value_name = "NAME")]
+    pub model: Option<String>,
+
+    /// The JSON-lines file the script provider replays, one assistant turn per line:
+    /// {"text": "…", "tool_calls": [{"name": "read_file", "input": {"path": "README.md"}}]}.
+    #[arg(long, value_name = "FILE")]
+    pub script: Option<std::path::PathBuf>,
+
+    /// The sandbox image.
+    #[arg(long, value_name = "REF", default_value = dw_runtime::image::DEFAULT_IMAGE)]
+    pub image: String,
+
+    /// The merge request the goal is about (its IID); enables the GitLab tools.
+    #[arg(long, value_name = "IID")]
+    pub mr: Option<u64>,
+
+    /// The GitLab project (numeric id or full path; default: from the git remote `origin`).
+    #[arg(long, value_name = "ID|PATH")]
+    pub gitlab_project: Option<String>,
+
+    /// The GitLab instance (default: GITLAB_URL, else from the git remote `origin`).
+    #[arg(long, value_name = "URL", env = "GITLAB_URL")]
+    pub gitlab_url: Option<String>,
+
+    /// At most this many model turns (then the workflow fails; resume allows as many again).
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_steps: u32,
+
+    /// Give the sandbox a network (default: none).
+    #[arg(long)]
+    pub allow_network: bool,
+
+    /// Approve the plan without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkflowsCommand {
+    /// List the workflows, oldest first.
+    List,
+    /// Show a workflow: its goal, status, plan and outcome.
+    Show {
+        /// The workflow's id (`dw workflows list` shows them).
+        id: String,
+    },
+    /// Print a workflow's audit log: every executor action and HTTP request made for it.
+    Logs {
+        /// The workflow's id.
+        id: String,
+        /// Keep printing new lines while a dw process works on the workflow.
+        #[arg(long, short = 'f')]
+        follow: bool,
+    },
+    /// Go on with a paused, waiting, failed or interrupted workflow (a new sandbox on the same
+    /// project; keys are read from the environment again).
+    Resume(ResumeArgs),
+    /// Stop a workflow: a running one after its current action, a waiting one at once.
+    Stop {
+        /// The workflow's id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ResumeArgs {
+    /// The workflow's id.
+    pub id: String,
+
+    /// The answer to the agent's question, when it waits for one; else a message that adjusts
+    /// the work.
+    #[arg(long, short = 'm', value_name = "TEXT")]
+    pub message: Option<String>,
+
+    /// Approve the plan without asking.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+
+    /// At most this many model turns in this resumed run (default: the workflow's setting).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_steps: Option<u32>,
 }
 
 #[derive(Debug, Args)]

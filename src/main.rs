@@ -55,8 +55,10 @@ fn main() -> ExitCode {
             Command::Runtimes(args) => commands::runtimes::run(args, &cli.global, &output).await,
             Command::Setup(args) => commands::setup::run(args, &cli.global, &output).await,
             Command::Doctor(args) => commands::doctor::run(args, &cli.global, &output).await,
-            Command::Run(_) => commands::pending("run", &output),
-            Command::Workflows(_) => commands::pending("workflows", &output),
+            Command::Run(args) => commands::run::run(args, &cli.global, &output).await,
+            Command::Workflows(command) => {
+                commands::workflows::run(command, &cli.global, &output).await
+            }
             Command::Sandbox(args) => commands::sandbox::run(args, &cli.global, &output).await,
         }
     });

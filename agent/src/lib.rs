@@ -12,9 +12,15 @@
 //! - [`sandbox`]: a running sandbox — the container made from a
 //!   [`SandboxSpec`](dw_runtime::sandbox::SandboxSpec), its executor attached, removed on drop;
 //! - [`client`]: the typed, concurrent client of the executor protocol;
-//! - [`reaper`]: removes sandbox containers whose dw process is gone.
+//! - [`reaper`]: removes sandbox containers whose dw process is gone;
+//! - [`record`]: what a workflow's `events.jsonl` holds (statuses, plan, messages, tool calls
+//!   and results, the conversation);
+//! - [`store`]: where workflows live on disk, their lock, the event log and the audit log;
+//! - [`tools`]: the tools the model gets, run by the executor or the read-only GitLab client;
+//! - [`runner`]: the workflow runner — plan, approval, execution, pause/adjust/resume/stop.
 //!
-//! Not yet here: the workflow runner, model providers and the GitLab client.
+//! The model providers (`dw-provider`), the GitLab client (`dw-gitlab`) and the Duo Workflow
+//! Service client (`dw-duo`) are crates of their own under `agent/`.
 #![forbid(unsafe_code)]
 
 pub mod client;
@@ -22,7 +28,11 @@ pub mod executor;
 pub mod masks;
 pub mod owner;
 pub mod reaper;
+pub mod record;
+pub mod runner;
 pub mod sandbox;
+pub mod store;
+pub mod tools;
 
 /// The messages between dw and its executor, for callers of [`Client`].
 pub use dw_protocol as protocol;

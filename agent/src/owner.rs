@@ -45,6 +45,32 @@ pub fn is_gone(owner: &str) -> bool {
     )
 }
 
+/// Asks the dw process an owner value names to stop (SIGTERM), if it runs on this host and is
+/// still the same process. Returns whether a signal was sent.
+pub fn terminate(owner: &str) -> std::io::Result<bool> {
+    let mut parts = owner.rsplitn(3, ':');
+    let (Some(start), Some(pid), Some(host)) = (parts.next(), parts.next(), parts.next()) else {
+        return Ok(false);
+    };
+    let Ok(pid_number) = pid.parse::<u32>() else {
+        return Ok(false);
+    };
+    if host != hostname() || (start != "-" && start_time(pid_number).as_deref() != Some(start)) {
+        return Ok(false);
+    }
+    let Ok(pid) = i32::try_from(pid_number) else {
+        return Ok(false);
+    };
+    match nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGTERM,
+    ) {
+        Ok(()) => Ok(true),
+        Err(nix::errno::Errno::ESRCH) => Ok(false),
+        Err(errno) => Err(errno.into()),
+    }
+}
+
 fn hostname() -> String {
     nix::unistd::gethostname()
         .map(|name| name.to_string_lossy().into_owned())

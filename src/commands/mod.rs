@@ -1,20 +1,28 @@
 //! One module per command: each takes its parsed arguments and returns a [`Status`].
 
 pub mod doctor;
+pub mod run;
 pub mod runtimes;
 pub mod sandbox;
 pub mod setup;
+pub mod workflows;
 
-use crate::Status;
-use crate::output::Output;
+use dw_runtime::discovery::{self, DiscoveryEnv};
+use dw_runtime::engine::Engine;
 
-/// A command that this build does not implement yet: say so and exit 2.
-pub fn pending(name: &str, output: &Output) -> anyhow::Result<Status> {
-    let message = format!("`dw {name}` is not yet available in this build of dw");
-    if output.json() {
-        output.json_value(&serde_json::json!({ "error": { "message": message, "causes": [] } }))?;
-    } else {
-        eprintln!("{message}");
-    }
-    Ok(Status::Error)
+use crate::cli::GlobalArgs;
+
+/// The engine dw uses, as `dw runtimes` chooses it.
+pub async fn connect_engine(global: &GlobalArgs) -> anyhow::Result<Engine> {
+    let env = DiscoveryEnv::from_process(global.host.clone())?;
+    let found = discovery::discover(&env, dw_runtime::engine::default_deadline()).await;
+    found
+        .selected()
+        .and_then(|runtime| runtime.engine.clone())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no container engine answers; run `dw runtimes` to see which engines dw tried and \
+                 why each failed, or `dw setup` to install and start one"
+            )
+        })
 }

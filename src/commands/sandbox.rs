@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use anyhow::Context as _;
 use colored::Colorize;
-use dw_runtime::discovery::{self, DiscoveryEnv};
 use dw_runtime::engine::Engine;
 use dw_runtime::sandbox::{Network, SandboxSpec};
 use dw_workflow::protocol::request::RunCommand;
@@ -27,7 +26,7 @@ pub async fn run(
     global: &GlobalArgs,
     output: &Output,
 ) -> anyhow::Result<Status> {
-    let engine = connect(global).await?;
+    let engine = super::connect_engine(global).await?;
     let reaped = dw_workflow::reap_orphans(&engine)
         .await
         .context("cannot remove the sandboxes that earlier dw processes left behind")?;
@@ -42,21 +41,6 @@ pub async fn run(
             shell(&engine, shell_args).await
         }
     }
-}
-
-/// The engine dw uses, as `dw runtimes` chooses it.
-async fn connect(global: &GlobalArgs) -> anyhow::Result<Engine> {
-    let env = DiscoveryEnv::from_process(global.host.clone())?;
-    let found = discovery::discover(&env, dw_runtime::engine::default_deadline()).await;
-    found
-        .selected()
-        .and_then(|runtime| runtime.engine.clone())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "no container engine answers; run `dw runtimes` to see which engines dw tried and \
-                 why each failed, or `dw setup` to install and start one"
-            )
-        })
 }
 
 /// `--workspace`, `--image`, `--allow-network` and `DW_WORKFLOW_ID`, as a spec.

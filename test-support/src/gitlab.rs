@@ -1,4 +1,6 @@
 //! A fake GitLab instance on 127.0.0.1 (a random port), speaking the REST API's real shapes.
+//! The same server, without a token, stands in for the model providers' HTTP APIs in the
+//! `dw run` tests (a route per endpoint, a handler that answers from the request).
 //!
 //! A test adds the routes it needs, each with the answer GitLab documents for it, and reads back
 //! every request the server received (method, path, query, headers, body):
@@ -86,6 +88,8 @@ pub struct Reply {
     pub body: Value,
     /// How long to wait before answering.
     pub delay: Option<Duration>,
+    /// Headers besides `content-type: application/json`.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Reply {
@@ -95,6 +99,7 @@ impl Reply {
             status,
             body,
             delay: None,
+            headers: Vec::new(),
         }
     }
 
@@ -106,6 +111,12 @@ impl Reply {
     /// GitLab's answer to a missing, expired or revoked token.
     pub fn unauthorized() -> Self {
         Self::json(401, json!({"message": "401 Unauthorized"}))
+    }
+
+    /// Adds the header `name: value` (e.g. `retry-after`).
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
     }
 
     /// Waits `delay` before answering.
@@ -260,12 +271,21 @@ async fn answer(State(shared): State<Arc<Shared>>, request: Request<Body>) -> Re
     if let Some(delay) = reply.delay {
         tokio::time::sleep(delay).await;
     }
-    (
+    let mut response = (
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         [(header::CONTENT_TYPE, "application/json")],
         reply.body.to_string(),
     )
-        .into_response()
+        .into_response();
+    for (name, value) in &reply.headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            header::HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
 }
 
 fn authorized(token: Option<&str>, request: &Recorded) -> bool {
