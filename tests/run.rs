@@ -942,3 +942,98 @@ fn workflows_stop_from_another_process_stops_a_running_workflow() {
     let logs = String::from_utf8_lossy(&logs.stdout);
     assert!(logs.contains("run_command  sleep 600"), "{logs}");
 }
+
+#[test]
+fn ctrl_c_pauses_after_the_current_action_and_resume_takes_an_adjustment() {
+    let world = World::new();
+    let script = world.script(&[
+        json!({"tool_calls": [{"name": "create_plan", "input": {"steps": [{"title": "Wait for go"}]}}]}),
+        json!({"tool_calls": [{"name": "run_command", "input": {"program": "bash", "args": ["-c", "while [ ! -e go ]; do sleep 0.05; done; echo released"]}}]}),
+        json!({"tool_calls": [{"name": "write_file", "input": {"path": "after.txt", "content": "resumed\n"}}]}),
+        json!({"tool_calls": [{"name": "finish", "input": {"summary": "Done after the pause."}}]}),
+    ]);
+    let mut child = world
+        .run(
+            "Wait for go",
+            &["--script", script.to_str().unwrap(), "--yes", "--json"],
+        )
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut records = Vec::new();
+    let mut line = String::new();
+    while !records
+        .iter()
+        .any(|record: &Value| record["type"] == "tool_call" && record["tool"] == "run_command")
+    {
+        line.clear();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "dw ended early");
+        records.push(serde_json::from_str(&line).unwrap());
+    }
+    let interrupted = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    loop {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "no pause notice");
+        if line.contains("Pausing after the current action") {
+            break;
+        }
+    }
+    // The action in flight goes on to its end: release it.
+    std::fs::write(world.project.join("go"), "").unwrap();
+    let status = child.wait().unwrap();
+    records.extend(
+        stdout
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(&line.unwrap()).unwrap()),
+    );
+    assert_eq!(status.code(), Some(1), "{records:?}");
+    let command = of_type(&records, "tool_result")
+        .into_iter()
+        .find(|result| result["tool"] == "run_command")
+        .unwrap();
+    assert_eq!(command["ok"], true, "{command}");
+    assert!(command["output"].as_str().unwrap().contains("released"));
+    let last = records.last().unwrap();
+    assert_eq!(last["status"], "paused", "{last}");
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .contains("dw workflows resume")
+    );
+    assert!(!world.project.join("after.txt").exists());
+
+    let id = world.only_workflow();
+    let resumed = world
+        .dw()
+        .args([
+            "workflows",
+            "resume",
+            &id,
+            "--message",
+            "Keep it short",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(resumed.status.code(), Some(0), "{}", explain(&resumed));
+    assert_eq!(json_lines(&resumed).last().unwrap()["status"], "finished");
+    assert!(world.project.join("after.txt").exists());
+    let events = world.events(&id);
+    let told = events.iter().any(|event| {
+        event["type"] == "conversation"
+            && event["message"]["role"] == "user"
+            && event["message"]["text"]
+                .as_str()
+                .is_some_and(|text| text.contains("Keep it short"))
+    });
+    assert!(told, "the adjustment reached the model's conversation");
+    assert_eq!(of_type(&events, "input").len(), 1);
+}

@@ -357,7 +357,10 @@ impl Runner {
                         },
                     );
                 }
-                Record::Input { text, .. } => inputs.push(text.clone()),
+                Record::Input {
+                    kind: InputKind::Adjust,
+                    text,
+                } => inputs.push(text.clone()),
                 _ => {}
             }
         }
@@ -376,15 +379,19 @@ impl Runner {
         } else {
             Vec::new()
         };
-        // An adjustment given mid-turn, before the turn's results were recorded.
-        if pending_turn.is_none() {
-            pending_user.extend(inputs.into_iter().map(|text| adjustment(&text)));
-        }
+        // Adjustments recorded after the last conversation message never reached the model.
+        pending_user.extend(inputs.into_iter().map(|text| adjustment(&text)));
+        let mut log = log;
         let mut preset_answer = None;
         if let Some(message) = message {
             if status == WorkflowStatus::InputRequired {
+                // Recorded when the question is asked again and this answers it.
                 preset_answer = Some(message);
             } else {
+                log.append(&Record::Input {
+                    kind: InputKind::Adjust,
+                    text: message.clone(),
+                })?;
                 pending_user.push(adjustment(&message));
             }
         }

@@ -381,7 +381,6 @@ impl Front {
     /// Ctrl-C pauses (a second one stops); SIGTERM and SIGHUP stop.
     fn watch_signals(&self) -> tokio::task::JoinHandle<()> {
         let control = self.control.clone();
-        let json = self.json;
         tokio::spawn(async move {
             use tokio::signal::unix::{SignalKind, signal};
             let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
@@ -395,15 +394,15 @@ impl Front {
                 tokio::select! {
                     _ = interrupt.recv() => {
                         let stopping = control.interrupt();
-                        if !json {
-                            if stopping {
-                                eprintln!("\n{}", "Stopping…".yellow().bold());
-                            } else {
-                                eprintln!(
-                                    "\n{} (Ctrl-C again to stop)",
-                                    "Pausing after the current action…".yellow().bold()
-                                );
-                            }
+                        // On stderr also under --json: a person pressed Ctrl-C and should
+                        // see that it was understood.
+                        if stopping {
+                            eprintln!("\n{}", "Stopping…".yellow().bold());
+                        } else {
+                            eprintln!(
+                                "\n{} (Ctrl-C again to stop)",
+                                "Pausing after the current action…".yellow().bold()
+                            );
                         }
                     }
                     _ = terminate.recv() => control.stop(),
