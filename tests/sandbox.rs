@@ -345,3 +345,52 @@ fn a_missing_executor_is_explained() {
     );
     assert!(guard.containers().is_empty());
 }
+
+#[test]
+fn the_configuration_file_adds_and_removes_masks_and_sets_the_limits() {
+    let _turn = turn();
+    let guard = WorkflowGuard::new("config");
+    let home = TempHome::new();
+    let config = home.file(
+        ".config/dw/config.toml",
+        "[sandbox]\npids = 100\nmemory_mib = 768\nmask = [\"*.secret\"]\nunmask = [\".npmrc\"]\n",
+    );
+    let workspace = tempfile::tempdir().unwrap();
+    let root = workspace.path();
+    std::fs::write(root.join("db.secret"), "hunter2").unwrap();
+    std::fs::write(root.join(".npmrc"), "registry=http://127.0.0.1:4873/").unwrap();
+    std::fs::write(root.join(".env"), "TOKEN=still-masked").unwrap();
+    let script = "echo \"secret=[$(cat db.secret)]\"; echo \"npmrc=[$(cat .npmrc)]\"; \
+                  echo \"env=[$(cat .env)]\"; echo \"pids=$(cat /sys/fs/cgroup/pids/pids.max)\"; \
+                  echo \"memory=$(cat /sys/fs/cgroup/memory/memory.limit_in_bytes)\"";
+    let output = dw(&home, &guard)
+        .env("DW_CONFIG", &config)
+        .args(exec_args(root))
+        .args(["--", "bash", "-c", script])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
+    let facts = facts(&text(&output.stdout));
+    assert_eq!(facts["secret"], "[]", "a configured pattern is masked");
+    assert_eq!(
+        facts["npmrc"], "[registry=http://127.0.0.1:4873/]",
+        "an excepted name is visible"
+    );
+    assert_eq!(facts["env"], "[]", "the built-in patterns still apply");
+    assert_eq!(facts["pids"], "100");
+    assert_eq!(facts["memory"], (768u64 << 20).to_string());
+
+    std::fs::write(&config, "[sandbox]\npid = 100\n").unwrap();
+    let output = dw(&home, &guard)
+        .env("DW_CONFIG", &config)
+        .args(exec_args(root))
+        .args(["--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", explain(&output));
+    assert!(
+        text(&output.stderr).contains("unknown field `pid`"),
+        "{}",
+        explain(&output)
+    );
+}

@@ -6,6 +6,7 @@
 //! nothing that talks to Docker or the network.
 //!
 //! What this crate owns so far:
+//! - [`config`]: dw's configuration file (sandbox limits, extra and excepted mask patterns);
 //! - [`executor`]: where the static `dw-agent` binary is on the host, checked before use;
 //! - [`masks`]: the credential-looking files and directories of a project, to hide in the sandbox;
 //! - [`owner`]: which dw process owns a container, and whether it is still alive;
@@ -24,6 +25,7 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod config;
 pub mod executor;
 pub mod masks;
 pub mod owner;

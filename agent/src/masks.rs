@@ -5,11 +5,14 @@
 //! are not credentials by name), into a directory that is itself masked, or through symbolic
 //! links (a link's target is either outside the project, and so invisible in the sandbox, or
 //! inside it, and then found where it is). Which names count is
-//! [`dw_runtime::sandbox::SECRET_FILE_PATTERNS`]; user-configured patterns are not supported yet.
+//! [`dw_runtime::sandbox::SECRET_FILE_PATTERNS`], with the additions and exceptions of dw's
+//! configuration ([`MaskRules`]).
 
 use std::path::{Path, PathBuf};
 
-use dw_runtime::sandbox::{Mask, MaskKind, secret_kind};
+use dw_runtime::sandbox::{Mask, MaskKind};
+
+use crate::config::MaskRules;
 
 /// Why the project could not be searched for credential-looking files.
 #[derive(Debug, thiserror::Error)]
@@ -22,12 +25,18 @@ pub struct MaskError {
     pub source: ignore::Error,
 }
 
-/// Every credential-looking entry under `workspace`, sorted by path.
+/// Every credential-looking entry under `workspace` by the built-in patterns, sorted by path.
 pub fn find(workspace: &Path) -> Result<Vec<Mask>, MaskError> {
+    find_with(workspace, &MaskRules::default())
+}
+
+/// Every entry under `workspace` that `rules` hide, sorted by path.
+pub fn find_with(workspace: &Path, rules: &MaskRules) -> Result<Vec<Mask>, MaskError> {
+    let filter_rules = rules.clone();
     let walker = ignore::WalkBuilder::new(workspace)
         .standard_filters(false)
         .follow_links(false)
-        .filter_entry(|entry| {
+        .filter_entry(move |entry| {
             let is_git =
                 entry.file_name() == ".git" && entry.file_type().is_some_and(|kind| kind.is_dir());
             // A masked directory is listed, its contents are not: they are hidden as a whole.
@@ -36,7 +45,7 @@ pub fn find(workspace: &Path) -> Result<Vec<Mask>, MaskError> {
                     .path()
                     .parent()
                     .and_then(Path::file_name)
-                    .is_some_and(|name| secret_kind(&name.to_string_lossy()).is_some());
+                    .is_some_and(|name| filter_rules.kind(&name.to_string_lossy()).is_some());
             !is_git && !in_masked
         })
         .build();
@@ -46,13 +55,13 @@ pub fn find(workspace: &Path) -> Result<Vec<Mask>, MaskError> {
             workspace: workspace.to_owned(),
             source,
         })?;
-        masks.extend(classify(workspace, &entry));
+        masks.extend(classify(workspace, &entry, rules));
     }
     masks.sort_by(|left, right| left.path.cmp(&right.path));
     Ok(masks)
 }
 
-fn classify(workspace: &Path, entry: &ignore::DirEntry) -> Option<Mask> {
+fn classify(workspace: &Path, entry: &ignore::DirEntry, rules: &MaskRules) -> Option<Mask> {
     let kind = match entry.file_type()? {
         file if file.is_file() => MaskKind::File,
         dir if dir.is_dir() => MaskKind::Directory,
@@ -61,7 +70,7 @@ fn classify(workspace: &Path, entry: &ignore::DirEntry) -> Option<Mask> {
     if entry.depth() == 0 {
         return None;
     }
-    let what = secret_kind(&entry.file_name().to_string_lossy())?;
+    let what = rules.kind(&entry.file_name().to_string_lossy())?;
     Some(Mask {
         path: entry.path().strip_prefix(workspace).ok()?.to_owned(),
         kind,

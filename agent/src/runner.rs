@@ -568,7 +568,9 @@ impl Runner {
     }
 
     async fn start_sandbox(&mut self) -> Result<(), String> {
-        let mut options = SandboxOptions::new(&self.settings.image, &self.settings.workspace);
+        let config = crate::config::Config::load().map_err(|error| error.to_string())?;
+        let mut options =
+            SandboxOptions::configured(&self.settings.image, &self.settings.workspace, &config);
         options.network = if self.settings.allow_network {
             Network::Bridge
         } else {

@@ -117,6 +117,8 @@ pub struct SandboxOptions {
     pub network: Network,
     /// The limits.
     pub limits: Limits,
+    /// Which names of the project are hidden.
+    pub masks: crate::config::MaskRules,
     /// The workflow id; `None` makes a fresh `sandbox-<hex>` id.
     pub workflow_id: Option<String>,
     /// The executor binary; `None` looks for it (`DW_AGENT`, then next to `dw`).
@@ -131,9 +133,22 @@ impl SandboxOptions {
             workspace: workspace.into(),
             network: Network::None,
             limits: Limits::default(),
+            masks: crate::config::MaskRules::default(),
             workflow_id: None,
             executor: None,
         }
+    }
+
+    /// Defaults for `image` and `workspace` with the limits and mask rules of `config`.
+    pub fn configured(
+        image: impl Into<String>,
+        workspace: impl Into<PathBuf>,
+        config: &crate::config::Config,
+    ) -> Self {
+        let mut options = SandboxOptions::new(image, workspace);
+        options.limits = config.limits();
+        options.masks = config.mask_rules();
+        options
     }
 
     /// The complete spec: the executor located and checked, the workspace resolved and
@@ -163,7 +178,7 @@ impl SandboxOptions {
                 source,
             }
         })?;
-        let masks = crate::masks::find(&workspace)?;
+        let masks = crate::masks::find_with(&workspace, &self.masks)?;
         let workflow_id = match &self.workflow_id {
             Some(id) => check_workflow_id(id)?,
             None => fresh_workflow_id(),

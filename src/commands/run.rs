@@ -242,7 +242,8 @@ impl Parts {
             }
             None => None,
         };
-        let masks = dw_workflow::masks::find(&settings.workspace)?;
+        let config = dw_workflow::config::Config::load()?;
+        let masks = dw_workflow::masks::find_with(&settings.workspace, &config.mask_rules())?;
         let redactor = workspace_redactor(&settings.workspace, &masks, &keys);
         Ok(Parts {
             provider,

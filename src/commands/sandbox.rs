@@ -45,7 +45,8 @@ pub async fn run(
 
 /// `--workspace`, `--image`, `--allow-network` and `DW_WORKFLOW_ID`, as a spec.
 fn spec(image: &str, workspace: &std::path::Path, network: Network) -> anyhow::Result<SandboxSpec> {
-    let mut options = SandboxOptions::new(image, workspace);
+    let config = dw_workflow::config::Config::load()?;
+    let mut options = SandboxOptions::configured(image, workspace, &config);
     options.network = network;
     options.workflow_id = std::env::var(WORKFLOW_ID_ENV)
         .ok()
