@@ -898,6 +898,12 @@ fn workflows_stop_from_another_process_stops_a_running_workflow() {
     let world = World::new();
     let (child, stdout) = run_until_blocked(&world);
     let id = world.only_workflow();
+    let follow = world
+        .dw()
+        .args(["workflows", "logs", &id, "--follow"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
 
     let stop = world
         .dw()
@@ -934,13 +940,14 @@ fn workflows_stop_from_another_process_stops_a_running_workflow() {
         json!([{"title": "Wait", "status": "pending"}])
     );
 
-    let logs = world
-        .dw()
-        .args(["workflows", "logs", &id])
-        .output()
-        .unwrap();
-    let logs = String::from_utf8_lossy(&logs.stdout);
-    assert!(logs.contains("run_command  sleep 600"), "{logs}");
+    // `logs --follow` printed the actions as they came and ended with the workflow.
+    let followed = follow.wait_with_output().unwrap();
+    let followed = String::from_utf8_lossy(&followed.stdout);
+    assert!(followed.contains("start_sandbox"), "{followed}");
+    assert!(
+        followed.contains("run_command  sleep 600 interrupted"),
+        "{followed}"
+    );
 }
 
 #[test]
@@ -1036,4 +1043,44 @@ fn ctrl_c_pauses_after_the_current_action_and_resume_takes_an_adjustment() {
     });
     assert!(told, "the adjustment reached the model's conversation");
     assert_eq!(of_type(&events, "input").len(), 1);
+}
+
+#[test]
+fn a_question_waits_for_an_answer_given_on_resume() {
+    let world = World::new();
+    let script = world.script(&[
+        json!({"tool_calls": [{"name": "create_plan", "input": {"steps": [{"title": "Ask"}]}}]}),
+        json!({"tool_calls": [{"name": "ask_user", "input": {"question": "Which port should the server use?"}}]}),
+        json!({"tool_calls": [{"name": "finish", "input": {"summary": "Configured."}}]}),
+    ]);
+    let output = world
+        .run(
+            "Configure the server",
+            &["--script", script.to_str().unwrap(), "--yes", "--json"],
+        )
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", explain(&output));
+    let records = json_lines(&output);
+    assert_eq!(records.last().unwrap()["status"], "input_required");
+    let id = world.only_workflow();
+
+    let output = world
+        .dw()
+        .args(["workflows", "resume", &id, "--message", "8080", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", explain(&output));
+    let records = json_lines(&output);
+    let answer = of_type(&records, "tool_result")
+        .into_iter()
+        .find(|result| result["tool"] == "ask_user")
+        .unwrap();
+    assert_eq!(answer["output"], "8080");
+    assert_eq!(records.last().unwrap()["status"], "finished");
+    let inputs = of_type(&world.events(&id), "input")
+        .into_iter()
+        .map(|input| (input["kind"].clone(), input["text"].clone()))
+        .collect::<Vec<_>>();
+    assert_eq!(inputs, [(json!("answer"), json!("8080"))]);
 }
