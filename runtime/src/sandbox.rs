@@ -42,6 +42,25 @@ pub const HOME_DIR: &str = "/home/sandbox";
 /// owner is gone.
 pub const OWNER_LABEL: &str = "dev.dw.owner";
 
+/// The [`OWNER_LABEL`] value naming this process: `<hostname>:<pid>:<start time>`.
+///
+/// The start time is field 22 of `/proc/<pid>/stat` (clock ticks since boot); the command name
+/// before it may contain spaces and parentheses, so fields are counted after its last `)`.
+pub fn owner_of_this_process() -> String {
+    let pid = std::process::id();
+    let hostname = nix::unistd::gethostname()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown-host".to_owned());
+    let start_time = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let (_, after_name) = stat.rsplit_once(')')?;
+            after_name.split_whitespace().nth(19).map(str::to_owned)
+        })
+        .unwrap_or_else(|| "-".to_owned());
+    format!("{hostname}:{pid}:{start_time}")
+}
+
 /// How a credential-looking name is recognised (compared in lower case).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NameMatch {
@@ -528,6 +547,16 @@ mod tests {
                 ),
             ]
         );
+    }
+
+    #[test]
+    fn the_owner_names_this_host_this_process_and_when_it_started() {
+        let owner = owner_of_this_process();
+        let parts: Vec<&str> = owner.rsplitn(3, ':').collect();
+        assert_eq!(parts.len(), 3, "{owner}");
+        assert_eq!(parts[1], std::process::id().to_string(), "{owner}");
+        assert!(!parts[2].is_empty(), "{owner}");
+        assert!(parts[0].parse::<u64>().is_ok(), "{owner}");
     }
 
     #[test]
