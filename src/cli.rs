@@ -236,9 +236,16 @@ pub struct DoctorArgs {
     pub no_probe: bool,
 
     /// An address the network probe tries to reach instead of this host's own addresses and
-    /// the VM's host aliases (repeatable).
+    /// the VM's host aliases (repeatable). An IP address must be one of this host's (doctor
+    /// listens there and the probe connects only to doctor's own listeners); a name is resolved
+    /// inside the probe container and tried at the port of doctor's listeners.
     #[arg(long = "probe-address", value_name = "ADDR")]
     pub probe_addresses: Vec<String>,
+
+    /// Run the default-networking probe on this Docker network instead of the engine's default
+    /// bridge.
+    #[arg(long = "probe-network", value_name = "NAME")]
+    pub probe_network: Option<String>,
 
     /// Run only this check (repeatable); `dw doctor --check list` prints the ids.
     #[arg(long = "check", value_name = "ID")]

@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use dw_test_support::agent::WorkflowGuard;
+use dw_test_support::docker::LabelGuard;
 use dw_test_support::engine::{FakeEngine, Fixture};
 use dw_test_support::gitlab::{FakeGitLab, Reply, personal_access_token};
 use dw_test_support::home::TempHome;
@@ -53,6 +55,7 @@ fn this_machines_engine_runs_on_the_host_and_debians_runc_carries_the_leaky_vess
         .args([
             "doctor",
             "--json",
+            "--no-probe",
             "--check",
             "vm-isolation",
             "--check",
@@ -130,6 +133,7 @@ fn check_filters_and_usage_errors() {
             &host,
             "doctor",
             "--json",
+            "--no-probe",
             "--check",
             "secrets-in-goals",
         ])
@@ -155,6 +159,7 @@ fn check_filters_and_usage_errors() {
             &host,
             "doctor",
             "--json",
+            "--no-probe",
             "--check",
             "engine-reachable",
         ])
@@ -164,7 +169,7 @@ fn check_filters_and_usage_errors() {
     assert_eq!(check(&report, "engine-reachable")["risk"], Value::Null);
 
     let output = dw(&home)
-        .args(["doctor", "--check", "vm-isolaton"])
+        .args(["doctor", "--no-probe", "--check", "vm-isolaton"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
@@ -177,7 +182,7 @@ fn check_filters_and_usage_errors() {
     );
 
     let output = dw(&home)
-        .args(["doctor", "--check", "list"])
+        .args(["doctor", "--no-probe", "--check", "list"])
         .output()
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
@@ -196,6 +201,7 @@ fn check_filters_and_usage_errors() {
             "--host",
             &host,
             "doctor",
+            "--no-probe",
             "--workspace",
             "/nonexistent/project",
         ])
@@ -244,6 +250,7 @@ fn human_output_of_a_full_run_on_colima() {
             "--color",
             "never",
             "doctor",
+            "--no-probe",
             "--image",
             "example.test/workflow:1",
             "--workspace",
@@ -283,7 +290,13 @@ fn token_scope(home: &TempHome, url: &str, token: Option<&str>) -> (Value, Strin
         command
             .args(["--color", "never"])
             .args(args)
-            .args(["doctor", "--check", "token-scope", "--workspace"])
+            .args([
+                "doctor",
+                "--no-probe",
+                "--check",
+                "token-scope",
+                "--workspace",
+            ])
             .arg(home.path())
             .output()
             .unwrap()
@@ -443,6 +456,7 @@ fn base_image_is_found_on_this_machines_engine_with_its_digest() {
         .args([
             "doctor",
             "--json",
+            "--no-probe",
             "--check",
             "base-image",
             "--image",
@@ -477,4 +491,184 @@ fn base_image_is_found_on_this_machines_engine_with_its_digest() {
             .any(|line| line.starts_with("image ID sha256:")),
         "{finding:#}"
     );
+}
+
+/// `dw doctor --json --check network-isolation` on this machine's engine, with the test image,
+/// the probe containers labelled with `guard`'s workflow id, and `args` (which must aim the probe
+/// at addresses the test owns).
+fn network_isolation(home: &TempHome, guard: &WorkflowGuard, args: &[&str]) -> (Output, Value) {
+    let output = dw(home)
+        .env("DW_WORKFLOW_ID", guard.id())
+        .args([
+            "doctor",
+            "--json",
+            "--check",
+            "network-isolation",
+            "--image",
+        ])
+        .arg(dw_test_support::test_image())
+        .args(args)
+        .arg("--workspace")
+        .arg(home.path())
+        .output()
+        .unwrap();
+    let report = json(&output);
+    let finding = check(&report, "network-isolation").clone();
+    assert_eq!(
+        guard.containers(),
+        Vec::<String>::new(),
+        "probe containers left behind"
+    );
+    (output, finding)
+}
+
+fn evidence(finding: &Value) -> Vec<String> {
+    finding["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The port doctor listened at, from its first evidence line.
+fn listener_port(finding: &Value) -> String {
+    let first = &evidence(finding)[0];
+    first
+        .split(" at port ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("no port in {first:?}"))
+        .to_owned()
+}
+
+#[test]
+fn the_default_network_reaches_doctors_listener_and_dws_sandbox_does_not() {
+    // Declared first, dropped last: the network outlives the probe containers' guard.
+    let networks = LabelGuard::new("doctor-network-isolation");
+    let network = networks.create_network("dw-test-probe");
+    let guard = WorkflowGuard::new("doctor-network-isolation");
+    let home = TempHome::new();
+    let gateway = network.gateway.to_string();
+    let (output, finding) = network_isolation(
+        &home,
+        &guard,
+        &[
+            "--probe-address",
+            &gateway,
+            "--probe-network",
+            &network.name,
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{finding:#}");
+    assert_eq!(finding["status"], "warn", "{finding:#}");
+    assert_eq!(finding["risk"], 2);
+    assert_eq!(
+        finding["summary"],
+        "containers on this engine can reach services on your host and network"
+    );
+    let port = listener_port(&finding);
+    let mut lines = evidence(&finding);
+    // The probe container's address on the test's network is the engine's choice.
+    let accepted = lines.remove(3);
+    assert!(
+        accepted.starts_with("doctor's listeners accepted connections from "),
+        "{finding:#}"
+    );
+    assert_eq!(
+        lines,
+        [
+            format!(
+                "doctor listened on {gateway} at port {port}; the probes connect to nothing else"
+            ),
+            format!(
+                "default networking (network {}): reached {gateway}:{port}: doctor's listener answered",
+                network.name
+            ),
+            format!(
+                "dw's sandbox (network none): {gateway}:{port} not reachable (network is unreachable)"
+            ),
+            "dw's sandbox (network none) reached none of them: a pass for dw's own sandbox"
+                .to_owned(),
+        ]
+    );
+    assert!(
+        finding["fix"].as_str().unwrap().contains("--allow-network"),
+        "{finding:#}"
+    );
+}
+
+#[test]
+fn a_loopback_probe_address_is_out_of_every_containers_reach() {
+    let guard = WorkflowGuard::new("doctor-loopback");
+    let home = TempHome::new();
+    let (output, finding) = network_isolation(&home, &guard, &["--probe-address", "127.0.0.1"]);
+    assert_eq!(output.status.code(), Some(0), "{finding:#}");
+    assert_eq!(finding["status"], "pass", "{finding:#}");
+    assert_eq!(
+        finding["summary"],
+        "containers with the engine's default networking reached none of doctor's listeners"
+    );
+    let port = listener_port(&finding);
+    assert_eq!(
+        evidence(&finding),
+        [
+            format!(
+                "doctor listened on 127.0.0.1 at port {port}; the probes connect to nothing else"
+            ),
+            format!(
+                "default networking (bridge): 127.0.0.1:{port} not reachable (connection refused)"
+            ),
+            format!(
+                "dw's sandbox (network none): 127.0.0.1:{port} not reachable (connection refused)"
+            ),
+            "doctor's listeners accepted no connection".to_owned(),
+        ]
+    );
+    assert_eq!(finding["fix"], Value::Null);
+
+    let (_, skipped) = network_isolation(
+        &home,
+        &guard,
+        &["--no-probe", "--probe-address", "127.0.0.1"],
+    );
+    assert_eq!(skipped["status"], "skip", "{skipped:#}");
+    assert!(
+        skipped["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("--no-probe:"),
+        "{skipped:#}"
+    );
+}
+
+#[test]
+fn probe_addresses_doctor_cannot_listen_on_are_usage_errors() {
+    let home = TempHome::new();
+    let cases = [
+        // TEST-NET-2 (RFC 5737), a documentation range no host of ours has: refused at once.
+        (
+            "198.51.100.1",
+            "--probe-address 198.51.100.1 is not an address doctor can listen on",
+        ),
+        ("127.0.0.1:8080", "give an address without a port"),
+        ("not an address", "neither an IP address nor a host name"),
+    ];
+    for (address, message) in cases {
+        let output = dw(&home)
+            // --no-probe: refused all the same, and nothing could run if it were not.
+            .args([
+                "doctor",
+                "--no-probe",
+                "--check",
+                "network-isolation",
+                "--probe-address",
+                address,
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{address}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(message), "{address}: {stderr}");
+    }
 }

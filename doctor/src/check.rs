@@ -63,6 +63,15 @@ pub enum CheckError {
     /// An HTTP request failed.
     #[error("{0}")]
     Http(String),
+    /// A probe container could not report.
+    #[error(transparent)]
+    Probe(#[from] crate::probe::ProbeError),
+    /// doctor could not open its own listeners for the network probe.
+    #[error(transparent)]
+    Listen(#[from] crate::listener::ListenError),
+    /// This host's network addresses could not be listed.
+    #[error("cannot list this host's network addresses: {0}")]
+    Interfaces(#[source] std::io::Error),
 }
 
 /// The checks, in the order they are reported. Adding a check is one row.
@@ -94,6 +103,13 @@ pub const CHECKS: &[Check] = &[
         title: "the engine runs in a VM, not on this host",
         needs_engine: true,
         run: checks::isolation::vm_isolation,
+    },
+    Check {
+        id: "network-isolation",
+        risk: Some(2),
+        title: "containers cannot reach services on your host and network",
+        needs_engine: true,
+        run: checks::network::network_isolation,
     },
     Check {
         id: "resource-limits",

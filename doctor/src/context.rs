@@ -12,6 +12,7 @@ use dw_runtime::kind::RuntimeKind;
 use dw_runtime::vscode::UserDirs;
 
 use crate::advisory::EngineFeatures;
+use crate::probe::ProbeSettings;
 
 /// What the caller decides: where to look, and for what.
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ pub struct Settings {
     pub gitlab: GitLab,
     /// The deadline of every engine call.
     pub deadline: Duration,
+    /// Whether and how probe containers run.
+    pub probe: ProbeSettings,
 }
 
 /// The GitLab instance and token dw is configured with (`GITLAB_URL`, `GITLAB_TOKEN`).

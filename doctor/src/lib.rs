@@ -12,10 +12,12 @@
 //! - [`advisory`]: the advisory table and how engine versions are judged against it;
 //! - [`version`]: upstream and Debian package version ordering;
 //! - [`vm`]: the engine's VM as its runtime configured it (Colima, Lima), and the host
-//!   directories it shares.
-//!
-//! Not yet here: `network-isolation`, and the probe-container halves of `hardware-access` and
-//! `mounts` (they need the sandbox's probe container).
+//!   directories it shares;
+//! - [`probe`]: probe containers, made from dw's sandbox spec
+//!   ([`SandboxSpec`](dw_runtime::sandbox::SandboxSpec)) with a script in place of the executor,
+//!   for what only the inside of a container shows (`network-isolation`, and the probe halves of
+//!   `hardware-access` and `mounts`); always removed, also when doctor is interrupted;
+//! - [`listener`]: doctor's own TCP listeners, the only things the network probe connects to.
 #![forbid(unsafe_code)]
 
 pub mod advisory;
@@ -23,9 +25,12 @@ pub mod check;
 pub mod checks;
 pub mod context;
 pub mod finding;
+pub mod listener;
+pub mod probe;
 pub mod version;
 pub mod vm;
 
 pub use check::{CHECKS, Check, CheckError, UnknownCheck, ids, run, select};
 pub use context::{Context, GitLab, Settings};
 pub use finding::{Finding, Report, Status, Summary};
+pub use probe::{ProbeSettings, ProbeTarget};

@@ -6,10 +6,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use dw_doctor::{Context, Finding, GitLab, Report, Settings, Status};
+use dw_doctor::probe::{Networking, Probe};
+use dw_doctor::{Context, Finding, GitLab, ProbeSettings, ProbeTarget, Report, Settings, Status};
 use dw_runtime::discovery::DiscoveryEnv;
 use dw_runtime::host::HostFacts;
 use dw_runtime::vscode::UserDirs;
+use dw_test_support::agent::WorkflowGuard;
 use dw_test_support::engine::{FakeEngine, Fixture};
 use dw_test_support::home::TempHome;
 use serde_json::json;
@@ -35,6 +37,7 @@ fn settings(home: &TempHome, host: Option<String>, workspace: PathBuf, gitlab: G
         image: "example.test/workflow:1".to_owned(),
         gitlab,
         deadline: Duration::from_secs(5),
+        probe: ProbeSettings::disabled(),
     }
 }
 
@@ -608,7 +611,7 @@ fn unknown_check_ids_are_refused_with_the_list() {
     let message = error.to_string();
     assert!(message.contains("unknown check `vm-isolaton`"), "{message}");
     assert!(
-        message.contains("vm-isolation, resource-limits"),
+        message.contains("vm-isolation, network-isolation, resource-limits"),
         "{message}"
     );
     let selected =
@@ -855,4 +858,209 @@ async fn token_scope_reads_the_token_from_the_fake_gitlab() {
     let requests = gitlab.requests();
     assert_eq!(requests.len(), 1);
     assert_eq!(requests[0].header("private-token"), Some(token));
+}
+
+/// Runs `ids` on this machine's real engine with probes on, labelled with `guard`'s workflow id
+/// and aimed only at `addresses` (never this machine's own LAN address).
+async fn probe_on_this_machine(
+    home: &TempHome,
+    guard: &WorkflowGuard,
+    image: String,
+    addresses: &[&str],
+    network: Option<&str>,
+    ids: &[&str],
+) -> Report {
+    let mut settings = settings(
+        home,
+        Some(format!("unix://{}", dw_test_support::REAL_ENGINE_SOCKET)),
+        home.dir("project"),
+        GitLab::default(),
+    );
+    settings.image = image;
+    settings.probe = ProbeSettings {
+        enabled: true,
+        addresses: addresses
+            .iter()
+            .map(|address| ProbeTarget::parse(address).unwrap())
+            .collect(),
+        network: network.map(str::to_owned),
+        workflow_id: guard.id().to_owned(),
+    };
+    let context = Context::gather(settings).await;
+    let ids: Vec<String> = ids.iter().map(|id| (*id).to_owned()).collect();
+    dw_doctor::run(&context, &dw_doctor::select(&ids).unwrap()).await
+}
+
+/// Nothing of a probe is left: no container with the guard's workflow id, no probe directory.
+fn nothing_left(home: &TempHome, guard: &WorkflowGuard) {
+    assert_eq!(
+        guard.containers(),
+        Vec::<String>::new(),
+        "probe containers left"
+    );
+    let left: Vec<_> = std::fs::read_dir(home.join(".cache/dw"))
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|entry| entry.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.is_empty(), "probe directories left: {left:?}");
+}
+
+#[tokio::test]
+async fn the_probe_halves_see_only_standard_devices_and_only_the_workspace() {
+    let home = TempHome::new();
+    let guard = WorkflowGuard::new("probe-halves");
+    let report = probe_on_this_machine(
+        &home,
+        &guard,
+        dw_test_support::test_image(),
+        &["127.0.0.1"],
+        None,
+        &["hardware-access", "mounts"],
+    )
+    .await;
+    let hardware = finding(&report, "hardware-access");
+    assert_eq!(hardware.status, Status::Pass, "{hardware:#?}");
+    assert!(
+        mentions(
+            hardware,
+            "a probe container made from dw's sandbox spec sees only the standard devices (/dev/full, /dev/null"
+        ),
+        "{hardware:#?}"
+    );
+    let mounts = finding(&report, "mounts");
+    // The engine on this host shares `/` (a warning of the shares half); the probe half passes.
+    assert_eq!(mounts.status, Status::Warn, "{mounts:#?}");
+    assert!(
+        mentions(
+            mounts,
+            "sees from the host: /workspace read-write, /opt/dw/dw-agent read-only, /workspace/.env read-only (the mask over a credential file)"
+        ),
+        "{mounts:#?}"
+    );
+    assert!(!mentions(mounts, "also from the host"), "{mounts:#?}");
+    nothing_left(&home, &guard);
+}
+
+#[tokio::test]
+async fn without_the_image_the_probes_are_skipped_and_say_why() {
+    let home = TempHome::new();
+    let guard = WorkflowGuard::new("probe-no-image");
+    let report = probe_on_this_machine(
+        &home,
+        &guard,
+        "dw-test/not-pulled:0".to_owned(),
+        &["127.0.0.1"],
+        None,
+        &["network-isolation", "hardware-access"],
+    )
+    .await;
+    let network = finding(&report, "network-isolation");
+    assert_eq!(network.status, Status::Skip, "{network:#?}");
+    assert_eq!(network.risk, Some(2));
+    assert_eq!(
+        network.summary,
+        "the image dw-test/not-pulled:0 is not on the engine, so no probe container can start (see base-image)"
+    );
+    let hardware = finding(&report, "hardware-access");
+    assert_eq!(hardware.status, Status::Pass, "{hardware:#?}");
+    assert!(
+        mentions(hardware, "not checked: the devices a probe container sees"),
+        "{hardware:#?}"
+    );
+    nothing_left(&home, &guard);
+}
+
+#[tokio::test]
+async fn a_probe_that_cannot_start_fails_network_isolation_with_the_engines_reason() {
+    let home = TempHome::new();
+    let guard = WorkflowGuard::new("probe-no-network");
+    let report = probe_on_this_machine(
+        &home,
+        &guard,
+        dw_test_support::test_image(),
+        &["127.0.0.1"],
+        Some("dw-test-no-such-network"),
+        &["network-isolation"],
+    )
+    .await;
+    let network = finding(&report, "network-isolation");
+    assert_eq!(network.status, Status::Fail, "{network:#?}");
+    // Engine 20.10 refuses at start, later ones at create.
+    assert!(
+        network
+            .summary
+            .starts_with("the check could not finish: cannot "),
+        "{network:#?}"
+    );
+    assert!(
+        network
+            .summary
+            .ends_with("network dw-test-no-such-network not found"),
+        "{network:#?}"
+    );
+    nothing_left(&home, &guard);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_probe_dropped_before_it_finishes_is_removed() {
+    let home = TempHome::new();
+    let guard = WorkflowGuard::new("probe-dropped");
+    let engine = dw_runtime::engine::Engine::connect(
+        &dw_runtime::endpoint::Endpoint::Unix(dw_test_support::REAL_ENGINE_SOCKET.into()),
+        dw_runtime::kind::RuntimeKind::DockerEngine,
+        Duration::from_secs(30),
+    )
+    .await
+    .unwrap();
+    let settings = ProbeSettings {
+        workflow_id: guard.id().to_owned(),
+        ..ProbeSettings::enabled()
+    };
+    let probe = Probe {
+        purpose: "dropped",
+        networking: Networking::Sandbox,
+        script: "sleep 600; echo dw-probe-done",
+        arguments: Vec::new(),
+    };
+    let running = {
+        let (engine, home) = (engine.clone(), home.path().to_owned());
+        let image = dw_test_support::test_image();
+        tokio::spawn(async move {
+            dw_doctor::probe::run(&engine, &settings, &home, &image, &probe).await
+        })
+    };
+    // What an interrupted doctor does to its checks: drop them while the probe runs.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !running_container(&guard) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the probe container never ran"
+        );
+        if running.is_finished() {
+            panic!("the probe ended on its own: {:?}", running.await);
+        }
+    }
+    running.abort();
+    assert!(running.await.unwrap_err().is_cancelled());
+    nothing_left(&home, &guard);
+}
+
+/// Whether a container of the guard's workflow is running.
+fn running_container(guard: &WorkflowGuard) -> bool {
+    let output = Command::new("docker")
+        .args([
+            "ps",
+            "-q",
+            "--filter",
+            &guard.filter(),
+            "--filter",
+            "status=running",
+        ])
+        .output()
+        .unwrap();
+    !output.stdout.is_empty()
 }

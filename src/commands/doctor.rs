@@ -2,9 +2,10 @@
 
 use anyhow::Context as _;
 use colored::{ColoredString, Colorize};
-use dw_doctor::{Context, Finding, GitLab, Report, Settings, Status as CheckStatus};
+use dw_doctor::{Context, Finding, GitLab, ProbeSettings, Report, Settings, Status as CheckStatus};
 use dw_runtime::discovery::DiscoveryEnv;
 use dw_runtime::vscode::UserDirs;
+use dw_workflow::sandbox::WORKFLOW_ID_ENV;
 
 use crate::Status;
 use crate::cli::{DoctorArgs, GlobalArgs};
@@ -36,9 +37,17 @@ pub async fn run(
         image: args.image.clone(),
         gitlab: GitLab::from_process(),
         deadline: dw_runtime::engine::default_deadline(),
+        probe: probe_settings(args)?,
     };
     let context = Context::gather(settings).await;
-    let report = dw_doctor::run(&context, &checks).await;
+    // Interrupted, the checks are dropped: their probe containers are removed on the way out.
+    let report = tokio::select! {
+        report = dw_doctor::run(&context, &checks) => report,
+        _ = tokio::signal::ctrl_c() => {
+            output.error(&anyhow::anyhow!("interrupted; doctor's probe containers are removed"));
+            return Ok(Status::Code(INTERRUPTED));
+        }
+    };
     if output.json() {
         output.json_value(&report)?;
     } else {
@@ -48,6 +57,24 @@ pub async fn run(
         Status::Problems
     } else {
         Status::Success
+    })
+}
+
+/// The exit status of a process ended by SIGINT, as shells report it.
+const INTERRUPTED: u8 = 130;
+
+/// `--no-probe`, `--probe-address`, `--probe-network`, and the workflow id the probe
+/// containers are labelled with (`DW_WORKFLOW_ID`, as for `dw sandbox`, else a fresh one).
+fn probe_settings(args: &DoctorArgs) -> anyhow::Result<ProbeSettings> {
+    let workflow_id = std::env::var(WORKFLOW_ID_ENV)
+        .ok()
+        .filter(|id| !id.trim().is_empty())
+        .unwrap_or_else(dw_doctor::probe::fresh_workflow_id);
+    Ok(ProbeSettings {
+        enabled: !args.no_probe,
+        addresses: dw_doctor::probe::parse_addresses(&args.probe_addresses)?,
+        network: args.probe_network.clone(),
+        workflow_id,
     })
 }
 

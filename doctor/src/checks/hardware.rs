@@ -1,7 +1,8 @@
 //! `hardware-access`: what hardware the engine and its VM can hand to a container.
 //!
-//! From the engine's `/info` (GPU runtimes, CDI devices) and the VM's configuration file. The
-//! devices a default container really sees need a probe container, which lands with the sandbox.
+//! From the engine's `/info` (GPU runtimes, CDI devices), the VM's configuration file, and the
+//! device nodes a probe container made from dw's sandbox spec (which asks for no device) finds
+//! in its `/dev`: anything beyond the standard set is a device every container gets.
 
 use bollard::models::SystemInfo;
 use futures_util::future::BoxFuture;
@@ -9,6 +10,7 @@ use futures_util::future::BoxFuture;
 use crate::check::CheckResult;
 use crate::context::Context;
 use crate::finding::Outcome;
+use crate::probe::{Networking, Probe};
 use crate::vm::VmConfig;
 
 /// Container runtimes that hand GPUs to containers, by name prefix, and what they do.
@@ -84,7 +86,38 @@ const SETTINGS: &[Setting] = &[
     },
 ];
 
-const PROBE_PART: &str = "not yet checked: the devices a default container sees beyond the standard /dev set (a probe container, coming with dw's sandbox)";
+/// What the probe half establishes, for evidence when it does not run.
+const PROBE_PART: &str = "the devices a probe container sees beyond the standard /dev set";
+
+/// The device nodes the engine gives every container (`/dev/pts/<n>` too).
+const STANDARD_DEVICES: &[&str] = &[
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+    "/dev/console",
+    "/dev/ptmx",
+    "/dev/pts/ptmx",
+];
+
+/// Prints `device <path>` for every character and block device under `/dev` (three levels),
+/// not following symbolic links (`/dev/fd`, `/dev/stdin` lead to the script's own files).
+const SCRIPT: &str = r#"
+for device in /dev/* /dev/*/* /dev/*/*/*; do
+    path=$device
+    linked=
+    while [ "$path" != /dev ]; do
+        if [ -L "$path" ]; then linked=1; fi
+        path=${path%/*}
+    done
+    if [ -z "$linked" ] && { [ -c "$device" ] || [ -b "$device" ]; }; then
+        echo "device $device"
+    fi
+done
+echo dw-probe-done
+"#;
 
 /// `hardware-access`.
 pub fn hardware_access(context: &Context) -> BoxFuture<'_, CheckResult> {
@@ -109,20 +142,71 @@ pub fn hardware_access(context: &Context) -> BoxFuture<'_, CheckResult> {
         {
             evidence.push("the engine shares this host's kernel: a container started with --device or --privileged reaches this machine's devices directly (see vm-isolation)".to_owned());
         }
-        evidence.push(PROBE_PART.to_owned());
-        if exposures.is_empty() {
-            return Ok(
-                Outcome::pass("the engine offers containers no GPU or passthrough device")
-                    .evidence_lines(evidence),
-            );
-        }
-        Ok(Outcome::warn(format!(
-            "containers on this engine can be given host hardware: {}",
-            exposures.join(", ")
-        ))
-        .evidence_lines(evidence)
-        .fix("dw's sandbox asks for no devices; run the agent on an engine without GPU runtimes or passthrough (a Colima profile of its own: `colima start --profile dw --vm-type vz`), or remove them from this one"))
+        let probe = Probe {
+            purpose: "devices",
+            networking: Networking::Sandbox,
+            script: SCRIPT,
+            arguments: Vec::new(),
+        };
+        let unprobed = match super::probe_half(context, engine, &probe, PROBE_PART).await {
+            Ok(output) => {
+                let (line, extra) = judge_devices(&output.lines);
+                evidence.push(line);
+                if !extra.is_empty() {
+                    exposures.push(format!("devices in every container ({})", extra.join(", ")));
+                }
+                None
+            }
+            Err(half) => Some(half),
+        };
+        let outcome = if exposures.is_empty() {
+            Outcome::pass("the engine offers containers no GPU or passthrough device")
+                .evidence_lines(evidence)
+        } else {
+            Outcome::warn(format!(
+                "containers on this engine can be given host hardware: {}",
+                exposures.join(", ")
+            ))
+            .evidence_lines(evidence)
+            .fix("dw's sandbox asks for no devices; run the agent on an engine without GPU runtimes or passthrough (a Colima profile of its own: `colima start --profile dw --vm-type vz`), or remove them from this one")
+        };
+        Ok(match unprobed {
+            Some(half) => super::with_probe(outcome, half),
+            None => outcome,
+        })
     })
+}
+
+/// The evidence line for the devices a probe listed, and those beyond the standard set.
+fn judge_devices(lines: &[String]) -> (String, Vec<String>) {
+    let devices: Vec<&str> = lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("device "))
+        .collect();
+    let extra: Vec<String> = devices
+        .iter()
+        .filter(|device| !is_standard(device))
+        .map(|device| (*device).to_owned())
+        .collect();
+    let line = if extra.is_empty() {
+        format!(
+            "a probe container made from dw's sandbox spec sees only the standard devices ({})",
+            devices.join(", ")
+        )
+    } else {
+        format!(
+            "a probe container made from dw's sandbox spec, which asks for no device, sees devices beyond the standard set: {}",
+            extra.join(", ")
+        )
+    };
+    (line, extra)
+}
+
+fn is_standard(device: &str) -> bool {
+    STANDARD_DEVICES.contains(&device)
+        || device
+            .strip_prefix("/dev/pts/")
+            .is_some_and(|number| !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn engine_evidence(info: &SystemInfo, exposures: &mut Vec<String>) -> Vec<String> {
@@ -240,6 +324,41 @@ mod tests {
         let mut exposures = Vec::new();
         engine_evidence(&info, &mut exposures);
         assert_eq!(exposures, ["CDI devices (nvidia.com/gpu=0 (cdi))"]);
+    }
+
+    #[test]
+    fn devices_beyond_the_standard_set_are_named() {
+        let lines: Vec<String> = [
+            "device /dev/null",
+            "device /dev/pts/ptmx",
+            "device /dev/pts/0",
+            "device /dev/urandom",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        let (line, extra) = judge_devices(&lines);
+        assert!(extra.is_empty());
+        assert!(line.ends_with("sees only the standard devices (/dev/null, /dev/pts/ptmx, /dev/pts/0, /dev/urandom)"), "{line}");
+        let lines = vec![
+            "device /dev/null".to_owned(),
+            "device /dev/kvm".to_owned(),
+            "device /dev/dri/card0".to_owned(),
+        ];
+        let (line, extra) = judge_devices(&lines);
+        assert_eq!(extra, ["/dev/kvm", "/dev/dri/card0"]);
+        assert!(
+            line.ends_with("beyond the standard set: /dev/kvm, /dev/dri/card0"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn the_script_ends_with_the_done_line() {
+        assert!(
+            SCRIPT
+                .trim_end()
+                .ends_with(&format!("echo {}", crate::probe::DONE))
+        );
     }
 
     #[test]
