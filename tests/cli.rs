@@ -39,14 +39,30 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn commands_not_yet_built_say_so_and_exit_2() {
+fn usage_errors_exit_2_and_say_what_to_do() {
     let home = TempHome::new();
-    for command in ["run", "workflows"] {
-        let output = dw(&home).args([command, "--some-flag"]).output().unwrap();
-        assert_eq!(output.status.code(), Some(2), "{command}");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(stderr.contains("not yet available"), "{command}: {stderr}");
-    }
+    let state = home.dir("state");
+    let run = |args: &[&str]| {
+        dw(&home)
+            .env("DW_STATE_DIR", &state)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let unknown = run(&["run", "--some-flag"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    let no_goal = run(&["run", "--provider", "script", "--script", "/dev/null"]);
+    assert_eq!(no_goal.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_goal.stderr).contains("no goal"));
+    let missing = run(&["workflows", "show", "nope"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("there is no workflow nope"));
+    let list = run(&["workflows", "list"]);
+    assert_eq!(list.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&list.stdout).contains("No workflows yet"));
+    let json = run(&["workflows", "list", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&json.stdout).trim(), "[]");
 }
 
 #[test]
