@@ -40,6 +40,10 @@ pub async fn run(
         probe: probe_settings(args)?,
     };
     let context = Context::gather(settings).await;
+    // Sandboxes that killed dw processes left behind are not "other containers" (shared-vm).
+    if let Some(selected) = &context.engine {
+        super::run::reap(&selected.engine).await;
+    }
     // Interrupted, the checks are dropped: their probe containers are removed on the way out.
     let report = tokio::select! {
         report = dw_doctor::run(&context, &checks) => report,
