@@ -34,6 +34,30 @@ fn dw(home: &TempHome, guard: &WorkflowGuard) -> Command {
     command
 }
 
+/// The hostname of [`on_a_host_of_its_own`].
+const OWN_HOST: &str = "dw-test-own-host";
+
+/// `command` in a UTS namespace of its own, named [`OWN_HOST`]. The reaper judges only owners
+/// on its own host, so the dw processes of other tests running at the same time (on this
+/// machine's hostname) leave the orphans of this one alone, and its own `prune` judges them.
+fn on_a_host_of_its_own(command: Command) -> Command {
+    let mut wrapped = Command::new("unshare");
+    wrapped
+        .args(["--uts", "sh", "-c"])
+        .arg(format!(
+            "echo {OWN_HOST} > /proc/sys/kernel/hostname && exec \"$0\" \"$@\""
+        ))
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (name, value) in command.get_envs() {
+        match value {
+            Some(value) => wrapped.env(name, value),
+            None => wrapped.env_remove(name),
+        };
+    }
+    wrapped
+}
+
 fn exec_args(workspace: &Path) -> Vec<String> {
     vec![
         "sandbox".into(),
@@ -265,7 +289,7 @@ fn a_killed_dw_leaves_a_container_that_the_next_prune_removes() {
     let guard = WorkflowGuard::new("killed");
     let home = TempHome::new();
     let workspace = tempfile::tempdir().unwrap();
-    let mut child = dw(&home, &guard)
+    let mut child = on_a_host_of_its_own(dw(&home, &guard))
         .args(exec_args(workspace.path()))
         .args(["--", "sleep", "60"])
         .stdout(Stdio::null())
@@ -298,7 +322,7 @@ fn a_killed_dw_leaves_a_container_that_the_next_prune_removes() {
         "the orphan is there"
     );
 
-    let output = dw(&home, &guard)
+    let output = on_a_host_of_its_own(dw(&home, &guard))
         .args(["sandbox", "prune", "--json"])
         .output()
         .unwrap();
@@ -314,7 +338,7 @@ fn a_killed_dw_leaves_a_container_that_the_next_prune_removes() {
     assert_eq!(ours[0]["name"], format!("dw-{}", guard.id()));
     assert!(guard.containers().is_empty());
 
-    let again = dw(&home, &guard)
+    let again = on_a_host_of_its_own(dw(&home, &guard))
         .args(["sandbox", "prune"])
         .output()
         .unwrap();
