@@ -14,8 +14,9 @@ use dw_test_support::agent::{WorkflowGuard, dw_agent_binary};
 use dw_test_support::home::TempHome;
 use serde_json::Value;
 
-/// Every `dw` run reaps orphans first; the test that makes an orphan on purpose must not have
-/// it reaped by a neighbour before its own `prune` looks. Tests here take turns.
+/// Tests of this file take turns on the engine when they share a process (`cargo test`);
+/// under nextest each runs in its own process. What must not race — a neighbour's dw reaping
+/// the orphan the prune test makes on purpose — is isolated by [`on_a_host_of_its_own`].
 static ENGINE_TURN: Mutex<()> = Mutex::new(());
 
 fn turn() -> std::sync::MutexGuard<'static, ()> {
