@@ -6,7 +6,6 @@
 //! nothing that talks to Docker or the network.
 //!
 //! What this crate owns so far:
-//! - [`config`]: dw's configuration file (sandbox limits, extra and excepted mask patterns);
 //! - [`executor`]: where the static `dw-agent` binary is on the host, checked before use;
 //! - [`masks`]: the credential-looking files and directories of a project, to hide in the sandbox;
 //! - [`owner`]: which dw process owns a container, and whether it is still alive;
@@ -25,7 +24,6 @@
 #![forbid(unsafe_code)]
 
 pub mod client;
-pub mod config;
 pub mod executor;
 pub mod masks;
 pub mod owner;
@@ -38,6 +36,9 @@ pub mod tools;
 
 /// The messages between dw and its executor, for callers of [`Client`].
 pub use dw_protocol as protocol;
+
+/// dw's configuration file (it lives in `dw-runtime`, which doctor reads it from too).
+pub use dw_runtime::config;
 
 pub use client::{Client, ClientError};
 pub use reaper::{Removed, reap_orphans};

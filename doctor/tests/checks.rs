@@ -355,6 +355,7 @@ async fn credential_files_in_the_workspace_are_listed() {
     home.file("project/infra/prod.tfvars", "password = \"x\"");
     home.file("project/src/credentials.py", "def f(): pass");
     home.file("project/node_modules/pkg/.env", "X=1");
+    home.file("project/keys/.ssh/id_rsa", "key");
     let report = doctor(
         &home,
         Fixture::load("colima-ubuntu-24.04-arm64"),
@@ -376,7 +377,8 @@ async fn credential_files_in_the_workspace_are_listed() {
             ".npmrc",
             "deploy/id_ed25519",
             "gcp/credentials.json",
-            "infra/prod.tfvars"
+            "infra/prod.tfvars",
+            "keys/.ssh/"
         ],
         "{secrets:#?}"
     );

@@ -7,108 +7,16 @@ use futures_util::future::BoxFuture;
 use crate::check::{CheckError, CheckResult};
 use crate::context::Context;
 use crate::finding::Outcome;
+use dw_runtime::config::{Config, MaskRules};
 
-/// How a file name is matched.
-#[derive(Debug, Clone, Copy)]
-enum Match {
-    /// The name starts with this.
-    Prefix(&'static str),
-    /// The name ends with this.
-    Suffix(&'static str),
-    /// The name is exactly this.
-    Exact(&'static str),
-    /// The name starts with the first and ends with the second.
-    Both(&'static str, &'static str),
-}
-
-/// One kind of credential file.
-#[derive(Debug, Clone, Copy)]
-struct Pattern {
-    name: Match,
-    /// Only when the contents contain one of these (empty: always).
-    contents: &'static [&'static str],
-    /// What it is, for people.
-    what: &'static str,
-}
-
-/// Files that look like credentials. Adding a kind is one row.
-const PATTERNS: &[Pattern] = &[
-    Pattern {
-        name: Match::Prefix(".env"),
-        contents: &[],
-        what: "environment file",
-    },
-    Pattern {
-        name: Match::Suffix(".pem"),
-        contents: &[],
-        what: "PEM key or certificate",
-    },
-    Pattern {
-        name: Match::Suffix(".key"),
-        contents: &[],
-        what: "private key",
-    },
-    Pattern {
-        name: Match::Prefix("id_rsa"),
-        contents: &[],
-        what: "SSH key",
-    },
-    Pattern {
-        name: Match::Prefix("id_ed25519"),
-        contents: &[],
-        what: "SSH key",
-    },
-    Pattern {
-        name: Match::Prefix("id_ecdsa"),
-        contents: &[],
-        what: "SSH key",
-    },
-    Pattern {
-        name: Match::Exact(".npmrc"),
-        contents: &["_authToken", "_auth", "_password"],
-        what: "npm credentials",
-    },
-    Pattern {
-        name: Match::Exact(".pypirc"),
-        contents: &["password", "token"],
-        what: "PyPI credentials",
-    },
-    Pattern {
-        name: Match::Exact(".netrc"),
-        contents: &["password"],
-        what: "netrc credentials",
-    },
-    Pattern {
-        name: Match::Both("credentials", ".json"),
-        contents: &[],
-        what: "credentials file",
-    },
-    Pattern {
-        name: Match::Exact("kubeconfig"),
-        contents: &[],
-        what: "Kubernetes config",
-    },
-    Pattern {
-        name: Match::Suffix(".kubeconfig"),
-        contents: &[],
-        what: "Kubernetes config",
-    },
-    Pattern {
-        name: Match::Suffix(".tfvars"),
-        contents: &[],
-        what: "Terraform variables",
-    },
-    Pattern {
-        name: Match::Suffix(".tfvars.json"),
-        contents: &[],
-        what: "Terraform variables",
-    },
+/// Credential kinds whose files are only a risk when they hold a credential: the name alone
+/// (which dw's sandbox masks regardless) is not enough for doctor to warn.
+const CONTENT_HINTS: &[(&str, &[&str])] = &[
+    ("npm credentials", &["_authToken", "_auth", "_password"]),
+    ("PyPI credentials", &["password", "token"]),
+    ("netrc credentials", &["password"]),
 ];
 
-/// Names never reported even when a pattern matches: public halves and examples.
-const HARMLESS_SUFFIXES: &[&str] = &[".pub", ".example", ".sample", ".template", ".dist"];
-
-/// Directories not searched: dependencies and build output, which the agent does not write.
 const SKIPPED_DIRS: &[&str] = &[
     ".git",
     "node_modules",
@@ -126,28 +34,52 @@ const MAX_ENTRIES: usize = 50_000;
 pub fn project_secrets(context: &Context) -> BoxFuture<'_, CheckResult> {
     let workspace = context.settings.workspace.clone();
     Box::pin(async move {
-        let found = tokio::task::spawn_blocking(move || scan(&workspace))
+        // The names dw's sandbox hides: the built-in patterns and the user's configuration.
+        let (rules, config_problem) = match Config::load() {
+            Ok(config) => (config.mask_rules(), None),
+            Err(error) => (MaskRules::default(), Some(error.to_string())),
+        };
+        let found = tokio::task::spawn_blocking(move || scan(&workspace, &rules))
             .await
             .map_err(|error| CheckError::Http(format!("the workspace scan stopped: {error}")))??;
         let workspace = &context.settings.workspace;
-        if found.files.is_empty() {
-            let mut outcome = Outcome::pass(format!(
+        let outcome = judge(workspace, &found);
+        Ok(match config_problem {
+            Some(problem) => outcome.evidence(format!(
+                "only the built-in patterns were used: {problem} (`dw run` refuses to start until it is fixed)"
+            )),
+            None => outcome,
+        })
+    })
+}
+
+fn judge(workspace: &Path, found: &Scan) -> Outcome {
+    if found.files.is_empty() {
+        return if found.truncated {
+            Outcome::warn(format!(
+                "no credential-looking files in the first {MAX_ENTRIES} entries of {}",
+                workspace.display()
+            ))
+        } else {
+            Outcome::pass(format!(
                 "no credential-looking files in {}",
                 workspace.display()
-            ));
-            if found.truncated {
-                outcome = Outcome::warn(format!(
-                    "no credential-looking files in the first {MAX_ENTRIES} entries of {}",
-                    workspace.display()
-                ));
-            }
-            return Ok(outcome);
-        }
-        Ok(Outcome::warn(format!("{} credential-looking file{} in the workspace", found.files.len(), if found.files.len() == 1 { "" } else { "s" }))
-            .evidence_lines(found.files.iter().map(|(path, what)| format!("{} ({what})", path.display())))
-            .evidence("dw's sandbox masks these files; the plain Duo Workflow container mounts them as they are, ignored by git or not")
-            .fix("move credentials out of the project (a secrets manager, or files outside the workspace), or run workflows with dw's sandbox"))
-    })
+            ))
+        };
+    }
+    let count = found.files.len();
+    Outcome::warn(format!(
+        "{count} credential-looking file{} in the workspace",
+        if count == 1 { "" } else { "s" }
+    ))
+    .evidence_lines(
+        found
+            .files
+            .iter()
+            .map(|(path, what)| format!("{} ({what})", path.display())),
+    )
+    .evidence("dw's sandbox masks these files; the plain Duo Workflow container mounts them as they are, ignored by git or not")
+    .fix("move credentials out of the project (a secrets manager, or files outside the workspace), or run workflows with dw's sandbox")
 }
 
 struct Scan {
@@ -155,7 +87,7 @@ struct Scan {
     truncated: bool,
 }
 
-fn scan(workspace: &Path) -> Result<Scan, CheckError> {
+fn scan(workspace: &Path, rules: &MaskRules) -> Result<Scan, CheckError> {
     let mut files = Vec::new();
     let mut pending = vec![workspace.to_owned()];
     let mut seen = 0usize;
@@ -179,12 +111,17 @@ fn scan(workspace: &Path) -> Result<Scan, CheckError> {
             };
             let path = entry.path();
             if kind.is_dir() {
-                if !SKIPPED_DIRS.contains(&name.as_str()) {
+                if let Some(what) = rules.kind(&name) {
+                    // A credential directory (`.ssh`, `.aws`) is reported, and masked, as a whole.
+                    let mut shown = path.strip_prefix(workspace).unwrap_or(&path).to_owned();
+                    shown.push("");
+                    files.push((shown, what));
+                } else if !SKIPPED_DIRS.contains(&name.as_str()) {
                     pending.push(path);
                 }
                 continue;
             }
-            if let Some(what) = classify(&name, &path) {
+            if let Some(what) = classify(rules, &name, &path) {
                 files.push((
                     path.strip_prefix(workspace).unwrap_or(&path).to_owned(),
                     what,
@@ -199,36 +136,24 @@ fn scan(workspace: &Path) -> Result<Scan, CheckError> {
     })
 }
 
-fn classify(name: &str, path: &Path) -> Option<&'static str> {
-    let lower = name.to_ascii_lowercase();
-    if HARMLESS_SUFFIXES
-        .iter()
-        .any(|suffix| lower.ends_with(suffix))
-    {
-        return None;
-    }
-    let pattern = PATTERNS.iter().find(|pattern| match pattern.name {
-        Match::Prefix(prefix) => lower.starts_with(prefix),
-        Match::Suffix(suffix) => lower.ends_with(suffix),
-        Match::Exact(exact) => lower == exact,
-        Match::Both(prefix, suffix) => lower.starts_with(prefix) && lower.ends_with(suffix),
-    })?;
-    if pattern.contents.is_empty() {
-        return Some(pattern.what);
-    }
+fn classify(rules: &MaskRules, name: &str, path: &Path) -> Option<&'static str> {
+    let what = rules.kind(name)?;
+    let Some((_, needles)) = CONTENT_HINTS.iter().find(|(kind, _)| *kind == what) else {
+        return Some(what);
+    };
     let text = std::fs::read_to_string(path).ok()?;
-    pattern
-        .contents
+    needles
         .iter()
         .any(|needle| text.contains(needle))
-        .then_some(pattern.what)
+        .then_some(what)
 }
 
-/// `secrets-in-goals`: informational.
+/// `secrets-in-goals` (risk 10): what dw does about secrets in what the user types.
 pub fn secrets_in_goals(_context: &Context) -> BoxFuture<'_, CheckResult> {
     Box::pin(std::future::ready(Ok(Outcome::pass(
-        "informational: goals and tool output are sent to the model; never paste credentials into a goal",
+        "dw run refuses goals, adjustments and answers that contain a secret, and redacts secrets from tool output before the model sees it",
     )
-    .evidence("dw keeps the LLM API key and the GitLab token on the host: they never enter a goal, a prompt or the container")
-    .evidence("anything you type into a goal, and anything a command prints, can reach the model provider and the audit log"))))
+    .evidence("recognised: GitLab tokens (glpat- and the other documented prefixes), Anthropic, OpenAI and AWS keys, private key blocks, Authorization headers, and the values in the project's .env-like files")
+    .evidence("dw keeps the model provider's key and the GitLab token on the host: never in the sandbox, the logs or the model's context")
+    .evidence("a secret of another shape is not recognised: never paste credentials into a goal; refer to them by name"))))
 }

@@ -1,4 +1,5 @@
-//! dw's configuration file: what a user may change about the sandbox.
+//! dw's configuration file: what a user may change about the sandbox (the agent's sandbox and
+//! doctor's `project-secrets` check read the same mask rules).
 //!
 //! The file is `$DW_CONFIG` when set, else `config.toml` in dw's configuration directory
 //! (`$XDG_CONFIG_HOME/dw/`, by default `~/.config/dw/`, on Linux; the platform's equivalent
@@ -18,7 +19,7 @@
 
 use std::path::{Path, PathBuf};
 
-use dw_runtime::sandbox::{Limits, secret_kind};
+use crate::sandbox::{Limits, secret_kind};
 use globset::{GlobSet, GlobSetBuilder};
 use serde::Deserialize;
 
@@ -213,7 +214,7 @@ impl SandboxConfig {
 }
 
 /// Which file and directory names the sandbox hides: the built-in credential patterns
-/// ([`dw_runtime::sandbox::SECRET_FILE_PATTERNS`]), plus configured ones, minus configured
+/// ([`crate::sandbox::SECRET_FILE_PATTERNS`]), plus configured ones, minus configured
 /// exceptions.
 #[derive(Debug, Clone)]
 pub struct MaskRules {
