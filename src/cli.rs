@@ -77,6 +77,12 @@ pub enum Command {
     /// OpenAI-compatible servers (llama.cpp, vLLM, Ollama), GITLAB_TOKEN (read_api) for the
     /// read-only GitLab tools. A goal that contains a secret is refused.
     ///
+    /// With --duo, GitLab's own Duo Workflow plans and decides instead (the workflow shows in
+    /// GitLab), and dw executes its actions on the same sandbox: files, commands and git in the
+    /// sandbox; GitLab API requests on the host, GET only unless --allow-gitlab-writes. It needs
+    /// GITLAB_TOKEN (a personal access token with the `api` scope) and the project (from the
+    /// git remote `origin`, or --gitlab-url and --gitlab-project).
+    ///
     /// Exit status: 0 finished, 1 failed, stopped or left waiting, 2 usage or environment error.
     Run(RunArgs),
     /// List, inspect, follow, resume and stop workflows.
@@ -95,6 +101,25 @@ pub enum Command {
     /// Desktop, OrbStack, Podman, Lima, rootless Docker, the system engine). dw uses the first
     /// one that answers. Exit status 0 when one answers, 1 when none does.
     Runtimes(RuntimesArgs),
+}
+
+/// How `dw run --duo` reaches the Duo Workflow Service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Transport {
+    /// A WebSocket to the GitLab instance, which relays to the service.
+    Websocket,
+    /// gRPC straight to the service, with credentials from GitLab's direct_access API.
+    Grpc,
+}
+
+impl Transport {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Websocket => "websocket",
+            Transport::Grpc => "grpc",
+        }
+    }
 }
 
 /// The model providers `dw run` can use.
@@ -167,9 +192,23 @@ pub struct RunArgs {
     #[arg(long)]
     pub allow_network: bool,
 
-    /// Approve the plan without asking.
+    /// Approve the plan without asking (with --duo also tool calls that do not write to
+    /// GitLab; those that do, only with --allow-gitlab-writes).
     #[arg(long, short = 'y')]
     pub yes: bool,
+
+    /// Run GitLab's Duo Workflow on dw's sandbox instead of dw's own agent.
+    #[arg(long)]
+    pub duo: bool,
+
+    /// How --duo reaches the Duo Workflow Service.
+    #[arg(long, value_enum, value_name = "TRANSPORT", default_value_t = Transport::Websocket, requires = "duo")]
+    pub transport: Transport,
+
+    /// Let --duo's agent make GitLab API requests other than GET (create notes, merge
+    /// requests …); without it they are refused.
+    #[arg(long, requires = "duo")]
+    pub allow_gitlab_writes: bool,
 }
 
 #[derive(Debug, Subcommand)]

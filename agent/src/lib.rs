@@ -17,13 +17,16 @@
 //!   and results, the conversation);
 //! - [`store`]: where workflows live on disk, their lock, the event log and the audit log;
 //! - [`tools`]: the tools the model gets, run by the executor or the read-only GitLab client;
-//! - [`runner`]: the workflow runner — plan, approval, execution, pause/adjust/resume/stop.
+//! - [`runner`]: the workflow runner — plan, approval, execution, pause/adjust/resume/stop;
+//! - [`duo`]: the runner of `dw run --duo` — GitLab's Duo Workflow executed on the same
+//!   sandbox, tools, state, audit log and output.
 //!
 //! The model providers (`dw-provider`), the GitLab client (`dw-gitlab`) and the Duo Workflow
 //! Service client (`dw-duo`) are crates of their own under `agent/`.
 #![forbid(unsafe_code)]
 
 pub mod client;
+pub mod duo;
 pub mod executor;
 pub mod masks;
 pub mod owner;

@@ -22,6 +22,8 @@ pub enum WorkflowStatus {
     Planning,
     /// A plan waits for the user's approval.
     PlanApprovalRequired,
+    /// A tool call waits for the user's approval (Duo Workflow's TOOL_CALL_APPROVAL_REQUIRED).
+    ToolCallApprovalRequired,
     /// The approved plan is being executed.
     Running,
     /// The user paused it; `dw workflows resume` goes on.
@@ -43,6 +45,7 @@ impl WorkflowStatus {
             WorkflowStatus::Created => "created",
             WorkflowStatus::Planning => "planning",
             WorkflowStatus::PlanApprovalRequired => "plan_approval_required",
+            WorkflowStatus::ToolCallApprovalRequired => "tool_call_approval_required",
             WorkflowStatus::Running => "running",
             WorkflowStatus::Paused => "paused",
             WorkflowStatus::InputRequired => "input_required",
@@ -64,6 +67,7 @@ impl WorkflowStatus {
             WorkflowStatus::Created
                 | WorkflowStatus::Planning
                 | WorkflowStatus::PlanApprovalRequired
+                | WorkflowStatus::ToolCallApprovalRequired
                 | WorkflowStatus::Running
         )
     }
@@ -127,6 +131,22 @@ pub struct GitLabTarget {
     pub merge_request: Option<u64>,
 }
 
+/// What a Duo workflow (`dw run --duo`) needs to be resumed: which workflow of the GitLab
+/// instance it is (the instance and project are the workflow's [`GitLabTarget`]), and how to
+/// reach the Duo Workflow Service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuoSettings {
+    /// The workflow's id on the GitLab instance.
+    pub workflow_id: u64,
+    /// The workflow definition, e.g. `software_development`.
+    pub definition: String,
+    /// `websocket` (through GitLab) or `grpc` (straight to the service).
+    pub transport: String,
+    /// Whether the agent may make GitLab API requests other than GET.
+    #[serde(default)]
+    pub allow_gitlab_writes: bool,
+}
+
 /// A workflow's settings, fixed when it is created. Secrets are not settings: keys and tokens
 /// are read from the environment again on every start.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +173,9 @@ pub struct Settings {
     /// The GitLab project, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gitlab: Option<GitLabTarget>,
+    /// For a Duo workflow (provider `duo`): the workflow on GitLab and the transport.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duo: Option<DuoSettings>,
 }
 
 /// Who a piece of user text is for.
@@ -163,6 +186,10 @@ pub enum InputKind {
     Adjust,
     /// The answer to the model's `ask_user` question.
     Answer,
+    /// The user approved a Duo plan or tool call (the text says which).
+    Approve,
+    /// The user rejected a Duo plan or tool call, with this message for the agent.
+    Reject,
 }
 
 /// One thing that happened to a workflow.
@@ -229,6 +256,32 @@ pub enum Record {
         /// The message.
         message: Message,
     },
+    /// A Duo workflow's checkpoint (`newCheckpoint`), without the agent's internal state: its
+    /// new chat messages are [`Record::Message`]s and its plan a [`Record::Plan`].
+    Checkpoint {
+        /// The status as the service sent it (`RUNNING`, `TOOL_CALL_APPROVAL_REQUIRED` …).
+        status: String,
+        /// How many messages its chat log holds (those beyond the last checkpoint's are new).
+        messages: usize,
+        /// Errors the service reported since the last checkpoint.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        errors: Vec<String>,
+        /// What the agent asks the user, when it waits for an answer or an approval.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request: Option<String>,
+        /// The tool calls that wait for approval (TOOL_CALL_APPROVAL_REQUIRED).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        tool_calls: Vec<RequestedTool>,
+    },
+}
+
+/// A tool call a Duo workflow asks the user to approve.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestedTool {
+    /// The tool (`run_command`, `create_merge_request_note` …).
+    pub name: String,
+    /// Its arguments.
+    pub args: Value,
 }
 
 impl Record {

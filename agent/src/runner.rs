@@ -74,10 +74,47 @@ pub trait Interaction: Send {
     fn paused(&mut self) -> BoxFuture<'_, PauseDecision>;
     /// Text the user gave was refused (it contains a secret); they will be asked again.
     fn refused(&mut self, why: &str);
+    /// A Duo workflow asks to run these tool calls: approve, reject or leave it waiting?
+    /// Without an answer of its own an implementation leaves it waiting.
+    fn approve_tool_call<'a>(
+        &'a mut self,
+        _request: &'a ToolCallRequest,
+    ) -> BoxFuture<'a, ToolCallDecision> {
+        Box::pin(std::future::ready(ToolCallDecision::Leave))
+    }
 }
 
-/// The answers when no one is there: plans are approved (`--yes`), questions and pauses leave
-/// the workflow waiting for `dw workflows resume`.
+/// Tool calls a Duo workflow wants the user to approve (TOOL_CALL_APPROVAL_REQUIRED).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolCallRequest {
+    /// The calls, with their arguments.
+    pub tools: Vec<crate::record::RequestedTool>,
+    /// What the agent says about them.
+    pub text: String,
+    /// Whether one of them may write to GitLab (anything but the known local and read-only
+    /// tools counts as writing).
+    pub writes_gitlab: bool,
+    /// Whether `--yes` may approve them without asking: never for calls that write to GitLab,
+    /// unless the workflow allows GitLab writes.
+    pub auto_approvable: bool,
+}
+
+/// What the user decided about tool calls waiting for approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolCallDecision {
+    /// Run them.
+    Approve,
+    /// Do not; the text tells the agent why or what to do instead.
+    Reject(String),
+    /// Stop the workflow.
+    Cancel,
+    /// No one can decide now: leave the workflow waiting.
+    Leave,
+}
+
+/// The answers when no one is there: plans are approved (`--yes`), and so are a Duo
+/// workflow's tool calls that do not write to GitLab (or all of them when GitLab writes are
+/// allowed); questions and pauses leave the workflow waiting for `dw workflows resume`.
 #[derive(Debug, Clone, Default)]
 pub struct Unattended {
     /// Approve plans (`--yes`) rather than leaving them waiting.
@@ -103,6 +140,18 @@ impl Interaction for Unattended {
     }
 
     fn refused(&mut self, _why: &str) {}
+
+    fn approve_tool_call<'a>(
+        &'a mut self,
+        request: &'a ToolCallRequest,
+    ) -> BoxFuture<'a, ToolCallDecision> {
+        let decision = if self.approve && request.auto_approvable {
+            ToolCallDecision::Approve
+        } else {
+            ToolCallDecision::Leave
+        };
+        Box::pin(std::future::ready(decision))
+    }
 }
 
 /// Receives every record as it is appended, to print it.
@@ -161,7 +210,7 @@ impl Control {
         *self.state.borrow()
     }
 
-    fn clear_pause(&self) {
+    pub(crate) fn clear_pause(&self) {
         self.state.send_if_modified(|state| {
             let was_pause = *state == Request::Pause;
             if was_pause {
@@ -172,14 +221,14 @@ impl Control {
     }
 
     /// Resolves once a pause or a stop is requested.
-    async fn requested(&self) {
+    pub(crate) async fn requested(&self) {
         let mut receiver = self.state.subscribe();
         // The sender lives as long as `self`: waiting cannot fail.
         let _ = receiver.wait_for(|state| *state != Request::None).await;
     }
 
     /// Resolves once a stop is requested.
-    async fn stopped(&self) {
+    pub(crate) async fn stopped(&self) {
         let mut receiver = self.state.subscribe();
         let _ = receiver.wait_for(|state| *state == Request::Stop).await;
     }
@@ -568,30 +617,13 @@ impl Runner {
     }
 
     async fn start_sandbox(&mut self) -> Result<(), String> {
-        let config = crate::config::Config::load().map_err(|error| error.to_string())?;
-        let mut options =
-            SandboxOptions::configured(&self.settings.image, &self.settings.workspace, &config);
-        options.network = if self.settings.allow_network {
-            Network::Bridge
-        } else {
-            Network::None
-        };
-        options.workflow_id = Some(self.settings.id.clone());
-        options.executor.clone_from(&self.env.executor);
-        let spec = options
-            .spec()
-            .map_err(|error| format!("cannot prepare the sandbox: {error}"))?;
-        let started = Instant::now();
-        let sandbox = Sandbox::start(&self.env.engine, spec)
-            .await
-            .map_err(|error| format!("cannot start the sandbox: {}", chain(&error)))?;
-        self.env.audit.append(&crate::store::AuditRecord::Executor {
-            ts: crate::record::timestamp(std::time::SystemTime::now()),
-            op: "start_sandbox".to_owned(),
-            target: sandbox.id().to_owned(),
-            outcome: "ok".to_owned(),
-            duration_ms: millis(started.elapsed()),
-        });
+        let sandbox = start_sandbox(
+            &self.env.engine,
+            self.env.executor.as_ref(),
+            &self.settings,
+            &self.env.audit,
+        )
+        .await?;
         self.sandbox = Some(sandbox);
         Ok(())
     }
@@ -1117,6 +1149,41 @@ impl From<StoreError> for DriveError {
     }
 }
 
+/// Starts the sandbox of the workflow with `settings` (the configuration's limits and mask
+/// rules, its network setting, its workflow label) and audits the start; shared with the Duo
+/// runner.
+pub(crate) async fn start_sandbox(
+    engine: &Engine,
+    executor: Option<&PathBuf>,
+    settings: &Settings,
+    audit: &AuditLog,
+) -> Result<Sandbox, String> {
+    let config = crate::config::Config::load().map_err(|error| error.to_string())?;
+    let mut options = SandboxOptions::configured(&settings.image, &settings.workspace, &config);
+    options.network = if settings.allow_network {
+        Network::Bridge
+    } else {
+        Network::None
+    };
+    options.workflow_id = Some(settings.id.clone());
+    options.executor = executor.cloned();
+    let spec = options
+        .spec()
+        .map_err(|error| format!("cannot prepare the sandbox: {error}"))?;
+    let started = Instant::now();
+    let sandbox = Sandbox::start(engine, spec)
+        .await
+        .map_err(|error| format!("cannot start the sandbox: {}", chain(&error)))?;
+    audit.append(&crate::store::AuditRecord::Executor {
+        ts: crate::record::timestamp(std::time::SystemTime::now()),
+        op: "start_sandbox".to_owned(),
+        target: sandbox.id().to_owned(),
+        outcome: "ok".to_owned(),
+        duration_ms: millis(started.elapsed()),
+    });
+    Ok(sandbox)
+}
+
 /// Refuses `text` when it contains a secret: the error names what kinds were found and why
 /// they must not be given to the agent (never the values).
 pub fn refuse_secrets(redactor: &Redactor, text: &str) -> Result<(), String> {
@@ -1224,7 +1291,7 @@ fn system_prompt(settings: &Settings, gitlab: Option<&GitLabTools>) -> String {
     )
 }
 
-fn chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

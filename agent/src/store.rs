@@ -514,6 +514,18 @@ pub enum AuditRecord {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_in_ms: Option<f64>,
     },
+    /// An action dw refused to carry out for the agent, and why (a Duo `runHTTPRequest` that
+    /// would write to GitLab, an action kind dw does not know).
+    Refused {
+        /// When.
+        ts: String,
+        /// The action (`runHTTPRequest`).
+        action: String,
+        /// What it asked for (`POST /api/v4/projects/1/issues`).
+        target: String,
+        /// Why it was refused.
+        reason: String,
+    },
 }
 
 /// Appends [`AuditRecord`]s to a workflow's `audit.jsonl`. Cheap to clone; clones share the
@@ -651,6 +663,7 @@ mod tests {
             allow_network: false,
             max_steps: 10,
             gitlab: None,
+            duo: None,
         }
     }
 

@@ -15,6 +15,10 @@
 //! home_mib = 256      # size of the home directory (counts against memory)
 //! mask = ["*.secret", "vault-token"]   # more names to hide (globs on the file or directory name)
 //! unmask = [".npmrc"]                  # names never hidden, even when a built-in pattern matches
+//!
+//! [gitlab]            # for `dw run --duo`; GITLAB_URL and GITLAB_TOKEN take precedence
+//! url = "https://gitlab.example.com"
+//! token = "glpat-…"   # read only from a file no one else can read (chmod 600)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -58,6 +62,9 @@ pub struct Config {
     /// The sandbox.
     #[serde(default)]
     pub sandbox: SandboxConfig,
+    /// The GitLab instance and token.
+    #[serde(default)]
+    pub gitlab: GitLabConfig,
     /// Where it was read from (`None`: no file, the defaults).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -83,6 +90,26 @@ pub struct SandboxConfig {
     /// Names never masked: globs on the file or directory name.
     #[serde(default)]
     pub unmask: Vec<String>,
+}
+
+/// `[gitlab]`: the instance and token `dw run --duo` uses when the environment names none.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GitLabConfig {
+    /// The instance, e.g. `https://gitlab.com`.
+    pub url: Option<String>,
+    /// A personal access token.
+    pub token: Option<String>,
+}
+
+impl std::fmt::Debug for GitLabConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("GitLabConfig")
+            .field("url", &self.url)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 impl Config {
@@ -278,6 +305,15 @@ mod tests {
         assert_eq!(rules.kind(".npmrc"), None);
         assert_eq!(rules.kind(".env"), Some("environment file"));
         assert_eq!(rules.kind("main.rs"), None);
+    }
+
+    #[test]
+    fn the_gitlab_token_never_prints() {
+        let config =
+            config("[gitlab]\nurl = \"https://gitlab.example.com\"\ntoken = \"glpat-s3cret\"\n")
+                .unwrap();
+        assert_eq!(config.gitlab.token.as_deref(), Some("glpat-s3cret"));
+        assert!(!format!("{config:?}").contains("s3cret"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One module per command: each takes its parsed arguments and returns a [`Status`].
 
 pub mod doctor;
+pub mod duo;
 pub mod run;
 pub mod runtimes;
 pub mod sandbox;

@@ -17,8 +17,8 @@ use dw_workflow::record::{
     Entry, GitLabTarget, PlanStep, Record, Settings, StepStatus, WorkflowStatus,
 };
 use dw_workflow::runner::{
-    Control, Environment, Interaction, PauseDecision, PlanDecision, RunOutcome, Runner, Unattended,
-    refuse_secrets, workspace_redactor,
+    Control, Environment, Interaction, PauseDecision, PlanDecision, RunOutcome, Runner,
+    ToolCallDecision, ToolCallRequest, Unattended, refuse_secrets, workspace_redactor,
 };
 use dw_workflow::store::{AuditLog, ServiceAudit, Store};
 use dw_workflow::tools::GitLabTools;
@@ -33,6 +33,9 @@ const DEFAULT_ANTHROPIC_MODEL: &str = "claude-sonnet-4-5";
 const DEFAULT_OPENAI_MODEL: &str = "gpt-4.1";
 
 pub async fn run(args: &RunArgs, global: &GlobalArgs, output: &Output) -> anyhow::Result<Status> {
+    if args.duo {
+        return super::duo::run(args, global, output).await;
+    }
     let goal = goal(args)?;
     let workspace = std::fs::canonicalize(&args.workspace).with_context(|| {
         format!(
@@ -81,6 +84,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs, output: &Output) -> anyhow
         allow_network: args.allow_network,
         max_steps: args.max_steps,
         gitlab,
+        duo: None,
     };
     let interactive = std::io::stdin().is_terminal();
     if !interactive && !args.yes {
@@ -108,7 +112,7 @@ pub async fn run(args: &RunArgs, global: &GlobalArgs, output: &Output) -> anyhow
 }
 
 /// The goal from the argument, or from stdin.
-fn goal(args: &RunArgs) -> anyhow::Result<String> {
+pub(super) fn goal(args: &RunArgs) -> anyhow::Result<String> {
     let from_stdin = match args.goal.as_deref() {
         Some("-") => true,
         Some(_) => false,
@@ -176,7 +180,7 @@ fn gitlab_target(args: &RunArgs, workspace: &Path) -> anyhow::Result<Option<GitL
     }))
 }
 
-fn origin_remote(workspace: &Path) -> Option<String> {
+pub(super) fn origin_remote(workspace: &Path) -> Option<String> {
     let output = std::process::Command::new("git")
         .arg("-C")
         .arg(workspace)
@@ -349,7 +353,12 @@ impl Front {
         );
     }
 
-    fn interaction(&self) -> Box<dyn Interaction> {
+    /// Pause and stop requests, as Ctrl-C and SIGTERM make them.
+    pub(super) fn control(&self) -> Control {
+        self.control.clone()
+    }
+
+    pub(super) fn interaction(&self) -> Box<dyn Interaction> {
         if self.interactive {
             Box::new(Terminal::new(self.approve))
         } else {
@@ -359,7 +368,7 @@ impl Front {
         }
     }
 
-    fn observer(&self) -> dw_workflow::runner::Observer {
+    pub(super) fn observer(&self) -> dw_workflow::runner::Observer {
         if self.json {
             Box::new(|entry: &Entry| {
                 if entry.record.is_shown()
@@ -380,7 +389,7 @@ impl Front {
     }
 
     /// Ctrl-C pauses (a second one stops); SIGTERM and SIGHUP stop.
-    fn watch_signals(&self) -> tokio::task::JoinHandle<()> {
+    pub(super) fn watch_signals(&self) -> tokio::task::JoinHandle<()> {
         let control = self.control.clone();
         tokio::spawn(async move {
             use tokio::signal::unix::{SignalKind, signal};
@@ -413,7 +422,7 @@ impl Front {
         })
     }
 
-    fn conclude(&self, id: &str, outcome: &RunOutcome) {
+    pub(super) fn conclude(&self, id: &str, outcome: &RunOutcome) {
         match outcome.status {
             WorkflowStatus::Finished | WorkflowStatus::Stopped => {}
             WorkflowStatus::Failed => eprintln!(
@@ -486,7 +495,15 @@ impl Printer {
                     Some(line)
                 }
             }
-            Record::Input { .. } | Record::Conversation { .. } | Record::Created { .. } => None,
+            Record::Checkpoint { errors, .. } if !errors.is_empty() => Some(format!(
+                "{} {}",
+                "!".yellow().bold(),
+                errors.join("; ").dimmed()
+            )),
+            Record::Input { .. }
+            | Record::Conversation { .. }
+            | Record::Created { .. }
+            | Record::Checkpoint { .. } => None,
         };
         if let Some(text) = text {
             let _ = writeln!(stdout, "{text}");
@@ -563,9 +580,36 @@ fn describe_input(tool: &str, input: &serde_json::Value) -> String {
     };
     let text = match tool {
         "run_command" => format!("{} {}", field("program").unwrap_or_default(), words("args")),
+        // Duo Workflow's actions (`dw run --duo`).
+        "runCommand" => format!(
+            "{} {} {}",
+            field("program").unwrap_or_default(),
+            words("flags"),
+            words("arguments")
+        ),
+        "runGitCommand" => format!(
+            "git {} {}",
+            field("command").unwrap_or_default(),
+            field("arguments").unwrap_or_default()
+        ),
+        "runShellCommand" => field("command").unwrap_or_default().to_owned(),
+        "runHTTPRequest" => format!(
+            "{} {}",
+            field("method").unwrap_or_default(),
+            field("path").unwrap_or_default()
+        ),
+        "runReadFiles" => words("filepaths"),
+        "grep" if input.get("search_directory").is_some() => format!(
+            "{} {}",
+            field("pattern").unwrap_or_default(),
+            field("search_directory").unwrap_or_default()
+        ),
+        "findFiles" => field("name_pattern").unwrap_or_default().to_owned(),
         "git" => words("args"),
         "find_files" | "grep" => field("pattern").unwrap_or_default().to_owned(),
-        _ => field("path")
+        _ => ["path", "filepath", "directory", "directory_path"]
+            .iter()
+            .find_map(|name| field(name))
             .map(str::to_owned)
             .or_else(|| {
                 ["merge_request_iid", "pipeline_id", "job_id"]
@@ -721,5 +765,62 @@ impl Interaction for Terminal {
 
     fn refused(&mut self, why: &str) {
         eprintln!("{} that text was refused: {why}", "error:".red().bold());
+    }
+
+    fn approve_tool_call<'a>(
+        &'a mut self,
+        request: &'a ToolCallRequest,
+    ) -> BoxFuture<'a, ToolCallDecision> {
+        Box::pin(async move {
+            eprintln!("{}", "Duo Workflow asks to run:".bold());
+            for tool in &request.tools {
+                eprintln!(
+                    "  {} {}",
+                    tool.name.bold(),
+                    shorten(&tool.args.to_string(), 200)
+                );
+            }
+            if request.tools.is_empty() && !request.text.is_empty() {
+                eprintln!("  {}", request.text);
+            }
+            if request.writes_gitlab {
+                let note = if request.auto_approvable {
+                    "this may write to GitLab"
+                } else {
+                    "this may write to GitLab, which this workflow does not allow: dw refuses its                      requests other than GET (start it with --allow-gitlab-writes to allow them)"
+                };
+                eprintln!("  {} {note}", "!".yellow().bold());
+            }
+            if self.approve && request.auto_approvable {
+                return ToolCallDecision::Approve;
+            }
+            loop {
+                let Some(answer) = self
+                    .ask(&format!(
+                        "{} [y]es / [n]o / [c]ancel / [l]eave: ",
+                        "Approve?".bold()
+                    ))
+                    .await
+                else {
+                    return ToolCallDecision::Leave;
+                };
+                match answer.trim().to_lowercase().as_str() {
+                    "y" | "yes" => return ToolCallDecision::Approve,
+                    "c" | "cancel" => return ToolCallDecision::Cancel,
+                    "l" | "leave" => return ToolCallDecision::Leave,
+                    "n" | "no" => {
+                        return match self.text("Why not, or what instead? ").await {
+                            Some(text) => ToolCallDecision::Reject(text),
+                            None => ToolCallDecision::Leave,
+                        };
+                    }
+                    // A sentence rejects, with these words for the agent.
+                    _ if answer.trim().contains(' ') => {
+                        return ToolCallDecision::Reject(answer.trim().to_owned());
+                    }
+                    _ => {}
+                }
+            }
+        })
     }
 }

@@ -134,6 +134,8 @@ struct Details {
     max_steps: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     gitlab: Option<dw_workflow::record::GitLabTarget>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duo: Option<dw_workflow::record::DuoSettings>,
     plan: Vec<PlanStep>,
     tool_calls: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -173,6 +175,7 @@ fn show(store: &Store, id: &str, output: &Output) -> anyhow::Result<Status> {
         allow_network: settings.allow_network,
         max_steps: settings.max_steps,
         gitlab: settings.gitlab,
+        duo: settings.duo,
         plan,
         tool_calls,
         reason,
@@ -204,6 +207,18 @@ fn show(store: &Store, id: &str, output: &Output) -> anyhow::Result<Status> {
     ];
     if let Some(gitlab) = &details.gitlab {
         lines.push(format!("  gitlab     {} on {}", gitlab.project, gitlab.url));
+    }
+    if let Some(duo) = &details.duo {
+        lines.push(format!(
+            "  duo        workflow {} over {}{}",
+            duo.workflow_id,
+            duo.transport,
+            if duo.allow_gitlab_writes {
+                ", GitLab writes allowed"
+            } else {
+                ""
+            }
+        ));
     }
     if let Some(owner) = &summary.owner {
         lines.push(format!("  running in {owner}"));
@@ -327,6 +342,19 @@ fn print_audit_line(line: &str, output: &Output) {
                 format!("{duration_ms:.0} ms").dimmed()
             )
         }
+        Ok(AuditRecord::Refused {
+            ts,
+            action,
+            target,
+            reason,
+        }) => format!(
+            "{} {:<8} {:<12} {target} {} {}",
+            clock(&ts).dimmed(),
+            "refused",
+            action.bold(),
+            "refused".red(),
+            reason.dimmed()
+        ),
         Err(_) => line.to_owned(),
     };
     let _ = writeln!(stdout, "{text}");
@@ -346,6 +374,9 @@ async fn resume(
     let workflow = store.open(&args.id)?;
     let lock = workflow.lock()?;
     let mut history = workflow.history()?;
+    if history.settings.duo.is_some() {
+        return super::duo::resume(workflow, lock, history, args, global, output).await;
+    }
     let status = history.status();
     anyhow::ensure!(
         !status.is_final(),

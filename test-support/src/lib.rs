@@ -4,6 +4,8 @@
 //!   `/containers/json` answers of real runtimes, and listeners that misbehave on purpose (silent,
 //!   not HTTP, gone);
 //! - [`gitlab`]: a fake GitLab instance on 127.0.0.1 speaking the REST API's real shapes;
+//! - [`duo`]: a fake GitLab with Duo Workflow (REST and WebSocket) and a fake Duo Workflow
+//!   Service (gRPC) on 127.0.0.1, replaying a script of actions;
 //! - [`home`]: a temporary home directory with runtimes' sockets, Docker contexts and VS Code
 //!   settings in their real places, and the environment a `dw` process needs to use it;
 //! - [`agent`]: the static `dw-agent` executor binary the sandbox mounts;
@@ -15,6 +17,7 @@
 
 pub mod agent;
 pub mod docker;
+pub mod duo;
 pub mod engine;
 pub mod gitlab;
 pub mod home;

@@ -1,7 +1,8 @@
 //! GitLab's REST endpoints for Duo Workflow: create a workflow, get direct access.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
@@ -18,12 +19,56 @@ const QUOTED_BODY_LIMIT: usize = 300;
 /// A GitLab instance and the token to call it with.
 ///
 /// The token goes out as `Authorization: Bearer`, which GitLab accepts for personal, project
-/// and group access tokens as well as OAuth tokens.
-#[derive(Debug, Clone)]
+/// and group access tokens as well as OAuth tokens. Every request is reported to the
+/// [`HttpAudit`] hook, if one is set ([`GitLab::with_audit`]).
+#[derive(Clone)]
 pub struct GitLab {
     instance: Url,
     token: Token,
     http: reqwest::Client,
+    /// For [`GitLab::api`]: follows no redirects, so an answer cannot send the token elsewhere.
+    api: reqwest::Client,
+    audit: Option<Arc<dyn HttpAudit>>,
+}
+
+impl std::fmt::Debug for GitLab {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("GitLab")
+            .field("instance", &self.instance.as_str())
+            .field("token", &self.token)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One HTTP request to GitLab, as the audit hook sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpExchange {
+    /// `GET`, `POST` …
+    pub method: String,
+    /// The URL, without credentials (the token travels in a header, never in the URL).
+    pub url: String,
+    /// The status, or `None` when no answer came.
+    pub status: Option<u16>,
+    /// From sending the request to reading the whole body.
+    pub duration: Duration,
+}
+
+/// Receives every [`HttpExchange`] a [`GitLab`] makes; the runner writes them to its audit log.
+pub trait HttpAudit: Send + Sync {
+    /// Called once per request, after it completed or failed.
+    fn record(&self, exchange: &HttpExchange);
+}
+
+/// The answer to [`GitLab::api`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiResponse {
+    /// The HTTP status.
+    pub status: u16,
+    /// The response headers (names lower case; `set-cookie` left out).
+    pub headers: BTreeMap<String, String>,
+    /// The body, as text (invalid UTF-8 replaced).
+    pub body: String,
 }
 
 /// The body of `POST /api/v4/ai/duo_workflows/workflows`.
@@ -102,19 +147,30 @@ impl GitLab {
     /// relative URL root such as `https://example.com/gitlab`).
     pub fn new(instance_url: &str, token: Token) -> Result<Self> {
         let instance = parse_instance_url(instance_url)?;
-        let http = reqwest::Client::builder()
-            .timeout(REQUEST_TIMEOUT)
-            .user_agent(concat!("dw/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|source| Error::Request {
-                endpoint: "building the HTTP client",
-                source,
-            })?;
+        let build = |redirects: reqwest::redirect::Policy| {
+            reqwest::Client::builder()
+                .timeout(REQUEST_TIMEOUT)
+                .user_agent(concat!("dw/", env!("CARGO_PKG_VERSION")))
+                .redirect(redirects)
+                .build()
+                .map_err(|source| Error::Request {
+                    endpoint: "building the HTTP client",
+                    source,
+                })
+        };
         Ok(Self {
             instance,
             token,
-            http,
+            http: build(reqwest::redirect::Policy::default())?,
+            api: build(reqwest::redirect::Policy::none())?,
+            audit: None,
         })
+    }
+
+    /// Reports every request to `audit` from now on.
+    pub fn with_audit(mut self, audit: Arc<dyn HttpAudit>) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
     /// The instance's URL, always ending in `/`.
@@ -144,6 +200,81 @@ impl GitLab {
         .await
     }
 
+    /// Makes a GitLab REST API request for the agent (`runHTTPRequest`) and returns GitLab's
+    /// answer whatever its status. `path` is the path and query under the instance's root
+    /// (`/api/v4/projects/1/merge_requests/7`); a path that would leave the instance is an
+    /// error. Which methods and paths are allowed is the caller's policy, not this crate's.
+    pub async fn api(&self, method: &str, path: &str, body: Option<&str>) -> Result<ApiResponse> {
+        const ENDPOINT: &str = "a GitLab API request";
+        let invalid = |reason: &str| Error::InvalidUrl {
+            what: "GitLab API path",
+            url: path.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let url = self
+            .instance
+            .join(path.trim_start_matches('/'))
+            .map_err(|error| invalid(&error.to_string()))?;
+        if url.origin() != self.instance.origin() || !url.path().starts_with(self.instance.path()) {
+            return Err(invalid("it leaves the GitLab instance"));
+        }
+        let method = reqwest::Method::from_bytes(method.as_bytes())
+            .map_err(|_| invalid("the method is not an HTTP method"))?;
+        let mut request = self
+            .api
+            .request(method.clone(), url.clone())
+            .header(reqwest::header::AUTHORIZATION, self.token.bearer());
+        if let Some(body) = body {
+            request = request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(body.to_owned());
+        }
+        let started = Instant::now();
+        let answer = async {
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .filter(|(name, _)| *name != reqwest::header::SET_COOKIE)
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect();
+            let body = response.text().await?;
+            Ok::<_, reqwest::Error>(ApiResponse {
+                status,
+                headers,
+                body,
+            })
+        }
+        .await;
+        self.report(
+            method.as_str(),
+            &url,
+            answer.as_ref().ok().map(|answer| answer.status),
+            started,
+        );
+        answer.map_err(|source| Error::Request {
+            endpoint: ENDPOINT,
+            source,
+        })
+    }
+
+    fn report(&self, method: &str, url: &Url, status: Option<u16>, started: Instant) {
+        if let Some(audit) = &self.audit {
+            audit.record(&HttpExchange {
+                method: method.to_owned(),
+                url: url.to_string(),
+                status,
+                duration: started.elapsed(),
+            });
+        }
+    }
+
     async fn post<Body: Serialize, Answer: serde::de::DeserializeOwned>(
         &self,
         endpoint: &'static str,
@@ -158,19 +289,26 @@ impl GitLab {
                 url: self.instance.to_string(),
                 reason: error.to_string(),
             })?;
-        let response = self
-            .http
-            .post(url)
-            .header(reqwest::header::AUTHORIZATION, self.token.bearer())
-            .json(body)
-            .send()
-            .await
-            .map_err(|source| Error::Request { endpoint, source })?;
-        let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|source| Error::Request { endpoint, source })?;
+        let started = Instant::now();
+        let answer = async {
+            let response = self
+                .http
+                .post(url.clone())
+                .header(reqwest::header::AUTHORIZATION, self.token.bearer())
+                .json(body)
+                .send()
+                .await?;
+            let status = response.status();
+            Ok::<_, reqwest::Error>((status, response.text().await?))
+        }
+        .await;
+        self.report(
+            "POST",
+            &url,
+            answer.as_ref().ok().map(|(status, _)| status.as_u16()),
+            started,
+        );
+        let (status, text) = answer.map_err(|source| Error::Request { endpoint, source })?;
         if !status.is_success() {
             return Err(Error::Api {
                 endpoint,

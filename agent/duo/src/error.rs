@@ -144,6 +144,21 @@ impl Error {
         }
     }
 
+    /// The HTTP status GitLab answered with, when the error is one (a refused REST call or
+    /// WebSocket handshake).
+    pub fn http_status(&self) -> Option<u16> {
+        match self {
+            Self::Api { status, .. } => Some(*status),
+            Self::WebSocketConnect { source, .. } => match source.as_ref() {
+                tokio_tungstenite::tungstenite::Error::Http(response) => {
+                    Some(response.status().as_u16())
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Shorthand for `retry() != Retry::No`.
     pub fn is_retryable(&self) -> bool {
         self.retry() != Retry::No

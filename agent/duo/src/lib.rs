@@ -8,8 +8,9 @@
 //!   (`runReadFile`, `runCommand`, `runHTTPRequest`, `newCheckpoint` …), shaped as the JSON
 //!   mapping of GitLab's `contract.proto`. An unknown action kind decodes to
 //!   [`ActionKind::Unknown`], never to an error.
-//! - [`api`]: the REST calls on the GitLab instance — [`GitLab::create_workflow`] and
-//!   [`GitLab::direct_access`].
+//! - [`api`]: the REST calls on the GitLab instance — [`GitLab::create_workflow`],
+//!   [`GitLab::direct_access`], and [`GitLab::api`] for the agent's `runHTTPRequest`s — each
+//!   reported to an optional [`HttpAudit`] hook.
 //! - [`Session`] over two transports, opened by [`connect`]: [`websocket`] (through GitLab,
 //!   the default) and [`grpc`] (straight to the service, with direct-access credentials).
 //! - [`Heartbeats`]: the 30-second heartbeat timer.
@@ -31,12 +32,14 @@ mod session;
 mod token;
 pub mod websocket;
 
-pub use api::{CreatedWorkflow, DirectAccess, GitLab, NewWorkflow};
+pub use api::{
+    ApiResponse, CreatedWorkflow, DirectAccess, GitLab, HttpAudit, HttpExchange, NewWorkflow,
+};
 pub use error::{Error, Result, Retry};
 pub use grpc::GrpcTarget;
 pub use heartbeat::{HEARTBEAT_PERIOD, Heartbeats, heartbeat_now};
 pub use message::{
-    Action, ActionKind, ActionResponse, CheckpointStatus, ClientEvent, StartRequest,
+    Action, ActionKind, ActionResponse, Approval, CheckpointStatus, ClientEvent, StartRequest,
 };
 pub use session::{AnySession, Session, Target, connect};
 pub use token::Token;

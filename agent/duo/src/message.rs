@@ -506,7 +506,7 @@ pub struct EditFile {
 pub struct RunShellCommand {
     /// The command line.
     pub command: String,
-    /// The time limit in milliseconds; absent means none.
+    /// The time limit in seconds (the service's `timeout`); absent means the client's default.
     #[serde(
         skip_serializing_if = "Option::is_none",
         deserialize_with = "int64::optional"
@@ -524,7 +524,7 @@ pub struct RunCommand {
     pub arguments: Vec<String>,
     /// Option flags.
     pub flags: Vec<String>,
-    /// The time limit in milliseconds; absent means none.
+    /// The time limit in seconds (the service's `timeout`); absent means the client's default.
     #[serde(
         skip_serializing_if = "Option::is_none",
         deserialize_with = "int64::optional"
@@ -650,6 +650,48 @@ impl NewCheckpoint {
             }
         }
     }
+
+    /// The agent's plan: `channel_values.plan.steps` of the checkpoint. A checkpoint without
+    /// one has none.
+    pub fn plan(&self) -> crate::Result<Vec<PlanStep>> {
+        if self.checkpoint.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        let checkpoint: serde_json::Value =
+            serde_json::from_str(&self.checkpoint).map_err(|source| crate::Error::Decode {
+                what: "a checkpoint",
+                source,
+            })?;
+        match checkpoint.pointer("/channel_values/plan/steps") {
+            None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+            Some(steps) => {
+                serde_json::from_value(steps.clone()).map_err(|source| crate::Error::Decode {
+                    what: "a checkpoint's plan",
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// One step of a checkpoint's plan (`channel_values.plan.steps`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PlanStep {
+    /// What the step does.
+    pub description: String,
+    /// `Not Started`, `In Progress`, `Completed` or `Cancelled`.
+    pub status: String,
+}
+
+/// A tool call the agent asks the user to approve: a `request` message of the chat log that
+/// names a tool (`tool_info`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RequestedTool {
+    /// The tool's name, e.g. `run_command` or `create_merge_request_note`.
+    pub name: String,
+    /// Its arguments, as the model gave them.
+    pub args: serde_json::Value,
 }
 
 /// One message of a checkpoint's `ui_chat_log`.
@@ -666,6 +708,25 @@ pub struct ChatLogEntry {
     pub status: Option<String>,
     /// For tool messages: the tool's name and arguments.
     pub tool_info: Option<serde_json::Value>,
+}
+
+impl ChatLogEntry {
+    /// Whether the agent wrote it to the user (`agent`), or asks the user something
+    /// (`request`: a question, or what waits for approval).
+    pub fn is_for_the_user(&self) -> bool {
+        matches!(self.message_type.as_str(), "agent" | "request")
+    }
+
+    /// The tool call this `request` message asks approval for, when it names one.
+    pub fn requested_tool(&self) -> Option<RequestedTool> {
+        if self.message_type != "request" {
+            return None;
+        }
+        let info = self.tool_info.as_ref()?;
+        let name = info.get("name")?.as_str()?.to_owned();
+        let args = info.get("args").cloned().unwrap_or(serde_json::Value::Null);
+        Some(RequestedTool { name, args })
+    }
 }
 
 /// A workflow status as carried by `newCheckpoint.status`.

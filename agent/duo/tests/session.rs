@@ -7,8 +7,9 @@ use dw_duo::{
     CheckpointStatus, GitLab, GrpcTarget, NewWorkflow, Retry, Session, StartRequest, Target, Token,
     WebSocketTarget, connect,
 };
+use dw_test_support::duo::{RAILS_TOKEN, SERVICE_TOKEN, WORKFLOW_ID};
 use serde_json::json;
-use support::{Fakes, GITLAB_TOKEN, SERVICE_TOKEN, WORKFLOW_ID, expected_responses};
+use support::{GITLAB_TOKEN, expected_responses, fakes};
 
 fn new_workflow() -> NewWorkflow {
     NewWorkflow {
@@ -34,8 +35,8 @@ fn start_request(workflow_id: u64) -> StartRequest {
 
 #[tokio::test]
 async fn a_websocket_session_creates_the_workflow_and_answers_every_action() {
-    let mut fakes = Fakes::start().await;
-    let gitlab = GitLab::new(&fakes.gitlab_url, Token::new(GITLAB_TOKEN)).unwrap();
+    let fakes = fakes();
+    let gitlab = GitLab::new(fakes.url(), Token::new(GITLAB_TOKEN)).unwrap();
     let workflow = gitlab.create_workflow(&new_workflow()).await.unwrap();
     assert_eq!(workflow.id, WORKFLOW_ID);
 
@@ -53,7 +54,8 @@ async fn a_websocket_session_creates_the_workflow_and_answers_every_action() {
         [CheckpointStatus::Running, CheckpointStatus::Finished]
     );
 
-    let played = fakes.played().await;
+    let seen = fakes.seen();
+    let played = &seen.sessions[0];
     assert_eq!(played.responses, expected_responses("scheduleNotification"));
     assert!(played.heartbeats >= 1);
     assert_eq!(played.start["startRequest"]["workflowID"], "42");
@@ -61,8 +63,6 @@ async fn a_websocket_session_creates_the_workflow_and_answers_every_action() {
         played.start["startRequest"]["clientCapabilities"],
         json!(["shell_command"])
     );
-
-    let seen = fakes.seen.lock().unwrap();
     assert_eq!(
         seen.created,
         [json!({
@@ -73,12 +73,14 @@ async fn a_websocket_session_creates_the_workflow_and_answers_every_action() {
             "allow_agent_to_request_user": true
         })]
     );
-    let headers = &seen.socket_headers[0];
-    assert_eq!(headers["authorization"], format!("Bearer {GITLAB_TOKEN}"));
-    assert_eq!(headers["origin"], fakes.gitlab_url);
-    assert_eq!(headers["x-request-id"], "req-corr-1");
     assert_eq!(
-        seen.socket_queries[0],
+        played.header("authorization"),
+        Some(format!("Bearer {GITLAB_TOKEN}").as_str())
+    );
+    assert_eq!(played.header("origin"), Some(fakes.url()));
+    assert_eq!(played.header("x-request-id"), Some("req-corr-1"));
+    assert_eq!(
+        played.query,
         [(
             "user_selected_model_identifier".to_owned(),
             "claude_sonnet".to_owned()
@@ -88,8 +90,8 @@ async fn a_websocket_session_creates_the_workflow_and_answers_every_action() {
 
 #[tokio::test]
 async fn a_grpc_session_uses_direct_access_and_answers_every_action() {
-    let mut fakes = Fakes::start().await;
-    let gitlab = GitLab::new(&fakes.gitlab_url, Token::new(GITLAB_TOKEN)).unwrap();
+    let fakes = fakes();
+    let gitlab = GitLab::new(fakes.url(), Token::new(GITLAB_TOKEN)).unwrap();
     let workflow = gitlab.create_workflow(&new_workflow()).await.unwrap();
     let access = gitlab.direct_access().await.unwrap();
     let target = GrpcTarget::from_direct_access(&access.duo_workflow_service);
@@ -108,45 +110,39 @@ async fn a_grpc_session_uses_direct_access_and_answers_every_action() {
         [CheckpointStatus::Running, CheckpointStatus::Finished]
     );
 
-    let played = fakes.played().await;
+    let played = &fakes.sessions()[0];
     assert_eq!(played.responses, expected_responses("unknown"));
     assert!(played.heartbeats >= 1);
     assert_eq!(played.start["startRequest"]["workflowID"], "42");
-
-    let seen = fakes.seen.lock().unwrap();
-    let metadata = &seen.grpc_metadata[0];
     assert_eq!(
-        metadata.get("authorization").unwrap(),
-        &format!("Bearer {SERVICE_TOKEN}")
+        played.header("authorization"),
+        Some(format!("Bearer {SERVICE_TOKEN}").as_str())
     );
+    assert_eq!(played.header("x-gitlab-authentication-type"), Some("oidc"));
     assert_eq!(
-        metadata.get("x-gitlab-authentication-type").unwrap(),
-        "oidc"
+        played.header("x-gitlab-instance-id"),
+        Some("ea8bf810-1d6f-4a6a-b4fd-93e8cbd8b57f")
     );
-    assert_eq!(
-        metadata.get("x-gitlab-instance-id").unwrap(),
-        "ea8bf810-1d6f-4a6a-b4fd-93e8cbd8b57f"
-    );
-    assert_eq!(metadata.get("x-gitlab-realm").unwrap(), "self-managed");
+    assert_eq!(played.header("x-gitlab-realm"), Some("self-managed"));
 }
 
 #[tokio::test]
 async fn tokens_never_appear_in_debug_output_or_errors() {
-    let fakes = Fakes::start().await;
-    let gitlab = GitLab::new(&fakes.gitlab_url, Token::new(GITLAB_TOKEN)).unwrap();
+    let fakes = fakes();
+    let gitlab = GitLab::new(fakes.url(), Token::new(GITLAB_TOKEN)).unwrap();
     let access = gitlab.direct_access().await.unwrap();
     let target = GrpcTarget::from_direct_access(&access.duo_workflow_service);
     let shown = format!(
         "{gitlab:?} {access:?} {target:?} {:?}",
         WebSocketTarget::new(&gitlab)
     );
-    for secret in [GITLAB_TOKEN, SERVICE_TOKEN, "oauth-TOPSECRET"] {
+    for secret in [GITLAB_TOKEN, SERVICE_TOKEN, RAILS_TOKEN] {
         assert!(!shown.contains(secret), "{secret} in {shown}");
     }
 
     // The fake GitLab quotes the credentials it refuses back in its 401 body.
     let wrong = "glpat-WRONG-TOPSECRET";
-    let refused = GitLab::new(&fakes.gitlab_url, Token::new(wrong)).unwrap();
+    let refused = GitLab::new(fakes.url(), Token::new(wrong)).unwrap();
     let error = refused.create_workflow(&new_workflow()).await.unwrap_err();
     assert_eq!(error.retry(), Retry::WithFreshCredentials);
     let shown = format!("{error} {error:?}");
