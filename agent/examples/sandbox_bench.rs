@@ -1,14 +1,23 @@
-//! The sandbox's two measures for `scripts/bench`, each against the obvious alternative in the
-//! same run, interleaved:
+//! The sandbox's measures for `scripts/bench`, each against the obvious alternative in the same
+//! run, interleaved (ours, theirs, ours, theirs …):
 //!
 //! 1. sandbox ready — create + attach + start + `hello` (the executor as the container's main
-//!    process, what dw does), against the executor started by an exec in an idling container
-//!    (create + start + exec + `hello`, the alternative dw measured and did not keep), and
-//!    against `docker run --rm IMAGE true`;
+//!    process, what dw does), against `docker run --rm IMAGE true`; and the executor started by
+//!    an exec in an idling container (create + start + exec + `hello`, the alternative dw
+//!    measured and did not keep), against the same; and dw's again against
+//!    `docker run --rm --network none IMAGE true`, which like the sandbox skips the network;
 //! 2. a `read_file` round trip through the executor, against `docker exec CONTAINER cat FILE`
-//!    on the same container.
+//!    on the same container;
+//! 3. a `run_command true` round trip, against `docker exec CONTAINER true`;
+//! 4. the executor's resident memory once it has served all that and sits idle.
 //!
-//! Usage: `cargo run --release -p dw-workflow --example sandbox_bench -- IMAGE DW_AGENT [N]`.
+//! Prints one JSON object per line: `{"id", "ours_ms": [...], "theirs_ms": [...]}` for each
+//! comparison, `{"id": "executor_idle_rss", "bytes": N}` for the memory; scripts/bench turns
+//! them into the table.
+//!
+//! Usage: `cargo run --release -p dw-workflow --example sandbox_bench -- IMAGE DW_AGENT [N]
+//! [NETWORK]` (N rounds for the sandbox, 5×N for the round trips, default 10; `docker run` on
+//! the bridge network NETWORK instead of the engine's default one).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
@@ -17,13 +26,14 @@ use std::time::{Duration, Instant};
 
 use bollard::exec::{CreateExecOptions, StartExecResults};
 use bollard::query_parameters::{CreateContainerOptions, RemoveContainerOptions};
-use dw_protocol::request::ReadFile;
+use dw_protocol::request::{ReadFile, RunCommand};
 use dw_runtime::endpoint::Endpoint;
 use dw_runtime::engine::Engine;
 use dw_runtime::kind::RuntimeKind;
 use dw_runtime::sandbox::SandboxSpec;
 use dw_workflow::{Client, Sandbox, SandboxOptions};
 use futures_util::StreamExt;
+use serde_json::json;
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -38,6 +48,7 @@ async fn main() {
     let rounds: usize = args
         .next()
         .map_or(10, |n| n.parse().expect("N is a number"));
+    let network = args.next().unwrap_or_else(|| "bridge".to_owned());
     let engine = Engine::connect(
         &Endpoint::Unix("/var/run/docker.sock".into()),
         RuntimeKind::Custom,
@@ -54,7 +65,8 @@ async fn main() {
         options.spec().unwrap()
     };
 
-    let (mut attach, mut exec, mut run) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut attach, mut exec, mut run, mut run_offline) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         let started = Instant::now();
         let sandbox = Sandbox::start(&engine, spec(round, "attach"))
@@ -70,24 +82,23 @@ async fn main() {
 
         let started = Instant::now();
         let status = Command::new("docker")
-            .args(["run", "--rm", &image, "true"])
+            .args(["run", "--rm", "--network", &network, &image, "true"])
             .status()
             .unwrap();
         assert!(status.success());
         run.push(started.elapsed());
+
+        let started = Instant::now();
+        let status = Command::new("docker")
+            .args(["run", "--rm", "--network", "none", &image, "true"])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        run_offline.push(started.elapsed());
     }
-    report(
-        "sandbox ready (create+attach+start+hello)",
-        &mut attach,
-        "docker run --rm IMAGE true",
-        &mut run,
-    );
-    report(
-        "  alternative: executor by exec (create+start+exec+hello)",
-        &mut exec,
-        "docker run --rm IMAGE true",
-        &mut run,
-    );
+    report("sandbox_ready", &attach, &run);
+    report("sandbox_ready_no_network", &attach, &run_offline);
+    report("sandbox_ready_by_exec", &exec, &run);
 
     let sandbox = Sandbox::start(&engine, spec(0, "read")).await.unwrap();
     let (mut reads, mut docker_execs) = (Vec::new(), Vec::new());
@@ -112,29 +123,48 @@ async fn main() {
         docker_execs.push(started.elapsed());
         assert_eq!(output.stdout, b"a small file\n");
     }
-    report(
-        "read_file round trip",
-        &mut reads,
-        "docker exec CONTAINER cat FILE",
-        &mut docker_execs,
-    );
-    let rss = Command::new("docker")
-        .args([
-            "exec",
-            sandbox.id(),
-            "sh",
-            "-c",
-            "grep VmRSS /proc/$(pgrep -x dw-agent)/status",
-        ])
+    report("read_file", &reads, &docker_execs);
+
+    let (mut runs, mut docker_trues) = (Vec::new(), Vec::new());
+    for _ in 0..rounds.max(10) * 5 {
+        let started = Instant::now();
+        let ran = sandbox
+            .client()
+            .call(RunCommand {
+                program: "true".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        runs.push(started.elapsed());
+        assert_eq!(ran.exit_code, Some(0));
+
+        let started = Instant::now();
+        let status = Command::new("docker")
+            .args(["exec", sandbox.id(), "true"])
+            .status()
+            .unwrap();
+        docker_trues.push(started.elapsed());
+        assert!(status.success());
+    }
+    report("run_command_true", &runs, &docker_trues);
+
+    // What the kernel counts for the executor now that it idles: the VmRSS of the pid it
+    // reported in `hello` (its pid inside the container).
+    let pid = sandbox.hello().pid;
+    let status = Command::new("docker")
+        .args(["exec", sandbox.id(), "cat", &format!("/proc/{pid}/status")])
         .output()
         .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    let kib: u64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("the executor's /proc status has VmRSS");
     println!(
-        "executor idle: {}",
-        String::from_utf8_lossy(&rss.stdout).trim()
-    );
-    println!(
-        "executor binary: {} bytes",
-        std::fs::metadata(&executor).unwrap().len()
+        "{}",
+        json!({"id": "executor_idle_rss", "bytes": kib * 1024})
     );
     sandbox.remove().await.unwrap();
 }
@@ -209,17 +239,13 @@ async fn remove(engine: &Engine, id: &str) {
         .unwrap();
 }
 
-fn median(samples: &mut [Duration]) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
-
-fn report(what: &str, ours: &mut [Duration], against: &str, theirs: &mut [Duration]) {
-    let (ours, theirs) = (median(ours), median(theirs));
+/// One comparison as a JSON line, in milliseconds.
+fn report(id: &str, ours: &[Duration], theirs: &[Duration]) {
+    let millis = |samples: &[Duration]| -> Vec<f64> {
+        samples.iter().map(|d| d.as_secs_f64() * 1e3).collect()
+    };
     println!(
-        "{what}: median {:.2} ms vs {against}: {:.2} ms — ratio {:.3}",
-        ours.as_secs_f64() * 1e3,
-        theirs.as_secs_f64() * 1e3,
-        ours.as_secs_f64() / theirs.as_secs_f64()
+        "{}",
+        json!({"id": id, "ours_ms": millis(ours), "theirs_ms": millis(theirs)})
     );
 }

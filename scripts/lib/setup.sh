@@ -50,16 +50,20 @@ die() {
 
 # --- 1. packages -------------------------------------------------------------------------
 
+# Prints the package of each COMMAND:PACKAGE entry whose command is missing.
 missing_packages() {
     local entry
-    for entry in "${DW_REQUIRED_COMMANDS[@]}"; do
+    for entry in "$@"; do
         command -v "${entry%%:*}" >/dev/null || echo "${entry#*:}"
     done
 }
 
+# Installs the packages of the commands the tests need, and of any further COMMAND:PACKAGE
+# entries given (scripts/bench adds its own).
+# shellcheck disable=SC2120 # the extra entries are optional; scripts/test passes none
 ensure_packages() {
     local missing
-    mapfile -t missing < <(missing_packages)
+    mapfile -t missing < <(missing_packages "${DW_REQUIRED_COMMANDS[@]}" "$@")
     if [[ ${#missing[@]} -eq 0 ]]; then
         say "packages: all present"
         return 0
