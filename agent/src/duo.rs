@@ -699,23 +699,7 @@ impl DuoRunner {
     }
 
     fn start_request(&self) -> StartRequest {
-        let mut start = StartRequest::new(
-            self.duo.workflow_id.to_string(),
-            self.duo.definition.clone(),
-            self.settings.goal.clone(),
-        );
-        start.client_capabilities = CLIENT_CAPABILITIES
-            .iter()
-            .map(|capability| (*capability).to_owned())
-            .collect();
-        start.workflow_metadata = json!({"client": "dw"}).to_string();
-        match &self.answer {
-            Answer::None => {}
-            Answer::Approval(approval) => start.approval = Some(approval.clone()),
-            // The service reads the goal of a resuming startRequest as the user's answer.
-            Answer::Input(text) => start.goal.clone_from(text),
-        }
-        start
+        start_request(&self.duo, &self.settings.goal, &self.answer)
     }
 
     /// Answers actions and sends heartbeats until the session ends, the user pauses or stops.
@@ -823,7 +807,7 @@ impl DuoRunner {
             let _ = session.close().await;
             Some(())
         };
-        if tokio::time::timeout(grace, attempt).await.is_err() {
+        if !matches!(tokio::time::timeout(grace, attempt).await, Ok(Some(()))) {
             eprintln!(
                 "warning: could not tell the Duo Workflow Service that workflow {} stopped; it may \
                  still show as running in GitLab",
@@ -1068,10 +1052,20 @@ impl DuoRunner {
         let control = self.env.control.clone();
         let (response, interrupted) = tokio::select! {
             carried = self.carry_out(action) => (carried?, false),
-            () = control.stopped() => (
-                ActionResponse::error(id.clone(), "interrupted: the user stopped the workflow while this ran"),
-                true,
-            ),
+            () = control.stopped() => {
+                self.env.audit.append(&AuditRecord::Executor {
+                    ts: timestamp(std::time::SystemTime::now()),
+                    op: tool.clone(),
+                    target: target(action),
+                    outcome: "interrupted".to_owned(),
+                    duration_ms: millis(started.elapsed()),
+                });
+                let interrupted = ActionResponse::error(
+                    id.clone(),
+                    "interrupted: the user stopped the workflow while this ran",
+                );
+                (interrupted, true)
+            }
         };
         let (ok, output) = match &response.result {
             ActionResult::PlainText(text) if text.error.is_empty() => (true, text.response.clone()),
@@ -1311,6 +1305,77 @@ impl DuoRunner {
     }
 }
 
+/// Tells the Duo Workflow Service that the workflow of `settings` is stopped when no dw process
+/// drives it (`dw workflows stop` of a waiting or interrupted workflow): connects, rejects a
+/// pending approval, sends `stopWorkflow`, and waits up to `timing.stop_grace` for the service
+/// to end the session.
+pub async fn stop_remote(
+    settings: &Settings,
+    status: WorkflowStatus,
+    gitlab: &dw_duo::GitLab,
+    timing: &Timing,
+) -> Result<(), String> {
+    let duo = settings
+        .duo
+        .as_ref()
+        .ok_or_else(|| format!("workflow {} is not a Duo workflow", settings.id))?;
+    let answer = match status {
+        WorkflowStatus::PlanApprovalRequired | WorkflowStatus::ToolCallApprovalRequired => {
+            Answer::Approval(Approval::reject("The user stopped the workflow."))
+        }
+        _ => Answer::None,
+    };
+    let attempt = async {
+        let target = if duo.transport == "grpc" {
+            let access = gitlab.direct_access().await?;
+            Target::Grpc(GrpcTarget::from_direct_access(&access.duo_workflow_service))
+        } else {
+            Target::WebSocket(WebSocketTarget {
+                project_id: settings
+                    .gitlab
+                    .as_ref()
+                    .map(|gitlab| gitlab.project.clone()),
+                ..WebSocketTarget::new(gitlab)
+            })
+        };
+        let mut session =
+            dw_duo::connect(&target, start_request(duo, &settings.goal, &answer)).await?;
+        let stop = ClientEvent::StopWorkflow(StopWorkflow {
+            reason: "stopped by the user with dw".to_owned(),
+        });
+        session.send(stop).await?;
+        // Whatever the service still sends is not carried out: the workflow is stopped.
+        while let Some(Ok(_)) = session.next().await {}
+        let _ = session.close().await;
+        Ok::<_, dw_duo::Error>(())
+    };
+    match tokio::time::timeout(timing.stop_grace, attempt).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(_) => Err(format!(
+            "the service did not end the session within {} s",
+            timing.stop_grace.as_secs()
+        )),
+    }
+}
+
+/// The `startRequest` that starts or resumes the workflow, with the user's answer.
+fn start_request(duo: &DuoSettings, goal: &str, answer: &Answer) -> StartRequest {
+    let mut start = StartRequest::new(duo.workflow_id.to_string(), duo.definition.clone(), goal);
+    start.client_capabilities = CLIENT_CAPABILITIES
+        .iter()
+        .map(|capability| (*capability).to_owned())
+        .collect();
+    start.workflow_metadata = json!({"client": "dw"}).to_string();
+    match answer {
+        Answer::None => {}
+        Answer::Approval(approval) => start.approval = Some(approval.clone()),
+        // The service reads the goal of a resuming startRequest as the user's answer.
+        Answer::Input(text) => start.goal.clone_from(text),
+    }
+    start
+}
+
 /// The local status a checkpoint status means; `None` for the ones the end of the run records
 /// (finished, failed, stopped) and for those that change nothing.
 fn workflow_status(status: &CheckpointStatus) -> Option<WorkflowStatus> {
@@ -1362,6 +1427,37 @@ fn requested_tools(new: &[&ChatLogEntry], log: &[ChatLogEntry]) -> Vec<Requested
         .collect();
     trailing.reverse();
     trailing
+}
+
+/// What an action acts on, for the audit log: its path, command line or request.
+fn target(action: &Action) -> String {
+    match &action.kind {
+        ActionKind::RunReadFile(read) => read.filepath.clone(),
+        ActionKind::RunReadFiles(read) => read.filepaths.join(" "),
+        ActionKind::RunWriteFile(write) => write.filepath.clone(),
+        ActionKind::RunEditFile(edit) => edit.filepath.clone(),
+        ActionKind::RunShellCommand(shell) => shell.command.clone(),
+        ActionKind::RunCommand(command) => std::iter::once(&command.program)
+            .chain(&command.flags)
+            .chain(&command.arguments)
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .join(" "),
+        ActionKind::RunGitCommand(git) => format!(
+            "git {} {}",
+            git.command,
+            git.arguments.as_deref().unwrap_or_default()
+        )
+        .trim_end()
+        .to_owned(),
+        ActionKind::RunHttpRequest(request) => format!("{} {}", request.method, request.path),
+        ActionKind::ListDirectory(list) => list.directory.clone(),
+        ActionKind::Grep(grep) => grep.pattern.clone(),
+        ActionKind::FindFiles(find) => find.name_pattern.clone(),
+        ActionKind::Mkdir(mkdir) => mkdir.directory_path.clone(),
+        ActionKind::RunMcpTool(mcp) => mcp.name.clone(),
+        ActionKind::NewCheckpoint(_) | ActionKind::Unknown(_) => String::new(),
+    }
 }
 
 /// An action's payload, as recorded for its `tool_call`: the kind's own object, or for an

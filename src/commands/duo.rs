@@ -166,6 +166,29 @@ pub async fn resume(
     finish(runner, front, output).await
 }
 
+/// `dw workflows stop` of a Duo workflow no dw process drives: tells the service. Best effort;
+/// a warning says what went wrong.
+pub async fn stop_remote(settings: &Settings, status: WorkflowStatus) {
+    let told = async {
+        let config = Config::load().map_err(|error| error.to_string())?;
+        let token = token(&config).map_err(|error| error.to_string())?;
+        let url = settings
+            .gitlab
+            .as_ref()
+            .map(|gitlab| gitlab.url.clone())
+            .ok_or("its settings name no GitLab instance")?;
+        let gitlab = GitLab::new(&url, Token::new(token)).map_err(|error| error.to_string())?;
+        dw_workflow::duo::stop_remote(settings, status, &gitlab, &timing()).await
+    };
+    if let Err(why) = told.await {
+        eprintln!(
+            "{} could not tell GitLab that the Duo workflow stopped ({why}); it may still show as \
+             waiting there",
+            colored::Colorize::bold(colored::Colorize::yellow("warning:"))
+        );
+    }
+}
+
 /// Runs the workflow with Ctrl-C and SIGTERM wired to its control, and turns the outcome into
 /// an exit status, as `dw run` does.
 async fn finish(runner: DuoRunner, front: Front, output: &Output) -> anyhow::Result<Status> {

@@ -523,6 +523,7 @@ fn status_line(
     match status {
         WorkflowStatus::Created
         | WorkflowStatus::PlanApprovalRequired
+        | WorkflowStatus::ToolCallApprovalRequired
         | WorkflowStatus::InputRequired
             if reason.is_empty() =>
         {
@@ -581,12 +582,16 @@ fn describe_input(tool: &str, input: &serde_json::Value) -> String {
     let text = match tool {
         "run_command" => format!("{} {}", field("program").unwrap_or_default(), words("args")),
         // Duo Workflow's actions (`dw run --duo`).
-        "runCommand" => format!(
-            "{} {} {}",
-            field("program").unwrap_or_default(),
+        "runCommand" => [
+            field("program").unwrap_or_default().to_owned(),
             words("flags"),
-            words("arguments")
-        ),
+            words("arguments"),
+        ]
+        .iter()
+        .filter(|part| !part.is_empty())
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" "),
         "runGitCommand" => format!(
             "git {} {}",
             field("command").unwrap_or_default(),
@@ -787,7 +792,8 @@ impl Interaction for Terminal {
                 let note = if request.auto_approvable {
                     "this may write to GitLab"
                 } else {
-                    "this may write to GitLab, which this workflow does not allow: dw refuses its                      requests other than GET (start it with --allow-gitlab-writes to allow them)"
+                    "this may write to GitLab, which this workflow does not allow: dw refuses its \
+                     requests other than GET (start it with --allow-gitlab-writes to allow them)"
                 };
                 eprintln!("  {} {note}", "!".yellow().bold());
             }

@@ -453,6 +453,10 @@ async fn stop(
     }
     // No process works on it: record the stop, and remove a sandbox a killed run left behind.
     let _lock = workflow.lock()?;
+    let settings = workflow.history()?.settings;
+    if settings.duo.is_some() {
+        super::duo::stop_remote(&settings, status).await;
+    }
     let mut log = workflow.event_log()?;
     log.append(&Record::Status {
         status: WorkflowStatus::Stopped,

@@ -219,3 +219,32 @@ fn an_unknown_protobuf_action_kind_becomes_unknown_with_its_request_id() {
     let answer = ActionResponse::unsupported(&action);
     assert!(matches!(answer.result, ActionResult::PlainText(ref text) if !text.error.is_empty()));
 }
+
+#[test]
+fn a_checkpoint_carries_the_plan_and_the_tool_calls_to_approve() {
+    let checkpoint = dw_duo::message::NewCheckpoint {
+        status: "TOOL_CALL_APPROVAL_REQUIRED".into(),
+        checkpoint: json!({"channel_values": {
+            "plan": {"steps": [{"id": "task-0", "description": "Run the tests", "status": "In Progress"}]},
+            "ui_chat_log": [
+                {"message_type": "agent", "content": "Running the tests", "timestamp": null, "status": null, "tool_info": null},
+                {"message_type": "request", "content": "Run command: cargo test", "timestamp": null, "status": "success",
+                 "tool_info": {"name": "run_command", "args": {"program": "cargo", "args": "test"}}}
+            ]
+        }})
+        .to_string(),
+        ..Default::default()
+    };
+    let plan = checkpoint.plan().unwrap();
+    assert_eq!(
+        (plan[0].description.as_str(), plan[0].status.as_str()),
+        ("Run the tests", "In Progress")
+    );
+    let log = checkpoint.ui_chat_log().unwrap();
+    assert!(log[0].is_for_the_user() && log[0].requested_tool().is_none());
+    let requested = log[1].requested_tool().unwrap();
+    assert_eq!(requested.name, "run_command");
+    assert_eq!(requested.args, json!({"program": "cargo", "args": "test"}));
+    let empty = dw_duo::message::NewCheckpoint::default();
+    assert!(empty.plan().unwrap().is_empty());
+}
