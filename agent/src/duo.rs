@@ -524,6 +524,9 @@ impl DuoRunner {
                     });
                 }
                 Served::Lost(error) => {
+                    if error.retry() == Retry::WithFreshCredentials {
+                        self.grpc = None;
+                    }
                     if let Some(end) = self.back_off(&error.to_string()).await {
                         return Ok(end);
                     }
@@ -983,6 +986,9 @@ impl DuoRunner {
                 };
             }
             self.set_status(WorkflowStatus::Running)?;
+            // Answered: a session that ends before the service says more is a dropped one,
+            // not a second question.
+            self.last.status = Some(CheckpointStatus::Running);
             return Ok(None);
         }
     }
