@@ -7,16 +7,17 @@
 //! every workflow found there are removed when the test ends, also when it fails.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use dw_test_support::agent::dw_agent_binary;
 use dw_test_support::duo::{
     FakeDuo, SERVICE_TOKEN, Step, WORKFLOW_ID, chat, checkpoint, checkpoint_with, tool_request,
 };
 use dw_test_support::gitlab::Reply;
-use dw_test_support::home::TempHome;
+use dw_test_support::workflow::{
+    World, explain, files_under, image, json_lines, of_type, statuses,
+};
 use serde_json::{Value, json};
 
 const GITLAB_TOKEN: &str = "glpat-DuoTestToken0123456789";
@@ -24,51 +25,35 @@ const PROJECT: &str = "group/app";
 const MERGE_REQUEST_PATH: &str = "/api/v4/projects/group%2Fapp/merge_requests/7";
 const LIB: &str = "pub fn sub(a: i32, b: i32) -> i32 {\n    a + b\n}\n";
 
-fn image() -> String {
-    std::env::var("DW_TEST_IMAGE")
-        .unwrap_or_else(|_| "dw-test/workflow-generic-image:v0.0.4".to_owned())
+/// A [`World`] whose project's subtraction adds, with a test that fails until it is fixed, and
+/// whose `dw` has the GitLab token and fast heartbeats and retries.
+struct DuoWorld(World);
+
+impl std::ops::Deref for DuoWorld {
+    type Target = World;
+
+    fn deref(&self) -> &World {
+        &self.0
+    }
 }
 
-/// A project, a home and a state directory; removes the sandboxes of its workflows on drop.
-struct World {
-    home: TempHome,
-    project: PathBuf,
-    state: PathBuf,
-}
-
-impl World {
-    /// A project whose subtraction adds, with a test that fails until it is fixed.
-    fn new() -> World {
-        let home = TempHome::new();
-        let project = home.dir("project");
-        let state = home.dir("state");
-        std::fs::create_dir_all(project.join("src")).unwrap();
-        std::fs::write(project.join("src/lib.rs"), LIB).unwrap();
-        std::fs::write(
-            project.join("test.sh"),
+impl DuoWorld {
+    fn new() -> DuoWorld {
+        let world = World::new(env!("CARGO_BIN_EXE_dw"));
+        world.file("src/lib.rs", LIB);
+        world.file(
+            "test.sh",
             "grep -q 'a - b' src/lib.rs && echo 'tests passed'\n",
-        )
-        .unwrap();
-        World {
-            home,
-            project,
-            state,
-        }
+        );
+        DuoWorld(world)
     }
 
     fn dw(&self) -> Command {
-        let mut command = self.home.command(env!("CARGO_BIN_EXE_dw"));
+        let mut command = self.0.dw();
         command
-            .env("DW_STATE_DIR", &self.state)
-            .env("DW_AGENT", dw_agent_binary())
-            .env("NO_COLOR", "1")
             .env("GITLAB_TOKEN", GITLAB_TOKEN)
             .env("DW_DUO_HEARTBEAT_MS", "50")
-            .env("DW_DUO_RETRY_MS", "50")
-            .env_remove("GITLAB_URL")
-            .env_remove("ANTHROPIC_API_KEY")
-            .env_remove("OPENAI_API_KEY")
-            .stdin(Stdio::null());
+            .env("DW_DUO_RETRY_MS", "50");
         command
     }
 
@@ -84,120 +69,18 @@ impl World {
             .args(args);
         command
     }
-
-    fn workflow_ids(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(self.state.join("workflows")) else {
-            return Vec::new();
-        };
-        let mut ids: Vec<String> = entries
-            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-            .collect();
-        ids.sort();
-        ids
-    }
-
-    fn only_workflow(&self) -> String {
-        let ids = self.workflow_ids();
-        assert_eq!(ids.len(), 1, "{ids:?}");
-        ids[0].clone()
-    }
-
-    fn events(&self, id: &str) -> Vec<Value> {
-        lines(&self.state.join("workflows").join(id).join("events.jsonl"))
-    }
-
-    fn audit(&self, id: &str) -> Vec<Value> {
-        lines(&self.state.join("workflows").join(id).join("audit.jsonl"))
-    }
-
-    fn containers(&self, id: &str) -> Vec<String> {
-        let output = Command::new("docker")
-            .args(["ps", "-aq", "--filter"])
-            .arg(format!("label=dev.dw.workflow={id}"))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// Asserts that `secret` is in no file under `dir`.
-    fn assert_nowhere_under(dir: &Path, secret: &str) {
-        for entry in walk(dir) {
-            let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
-            assert!(
-                !text.contains(secret),
-                "the token is in {}",
-                entry.display()
-            );
-        }
-    }
 }
 
-impl Drop for World {
-    fn drop(&mut self) {
-        for id in self.workflow_ids() {
-            let containers = self.containers(&id);
-            if !containers.is_empty() {
-                let _ = Command::new("docker")
-                    .args(["rm", "-f", "-v"])
-                    .args(&containers)
-                    .output();
-            }
-        }
+/// Asserts that `secret` is in no file under `dir`.
+fn assert_nowhere_under(dir: &Path, secret: &str) {
+    for entry in files_under(dir) {
+        let text = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
+        assert!(
+            !text.contains(secret),
+            "the token is in {}",
+            entry.display()
+        );
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
-
-fn lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
-}
-
-fn explain(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn json_lines(output: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
-        .collect()
-}
-
-fn of_type<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    records
-        .iter()
-        .filter(|record| record["type"] == kind)
-        .collect()
-}
-
-fn statuses(records: &[Value]) -> Vec<&str> {
-    of_type(records, "status")
-        .iter()
-        .map(|record| record["status"].as_str().unwrap())
-        .collect()
 }
 
 /// The text answer a `plainTextResponse` carried.
@@ -286,7 +169,7 @@ fn merge_request() -> Value {
 /// answers, the files, the records, the audit log, and that the token went nowhere but to
 /// GitLab.
 fn runs_the_sequence(transport: &str) -> FakeDuo {
-    let world = World::new();
+    let world = DuoWorld::new();
     let duo = FakeDuo::builder(GITLAB_TOKEN)
         .script(the_sequence())
         .route("GET", MERGE_REQUEST_PATH, Reply::ok(merge_request()))
@@ -559,7 +442,7 @@ fn runs_the_sequence(transport: &str) -> FakeDuo {
 
     // The token went to GitLab and nowhere else.
     for dir in [&world.project, &world.state] {
-        World::assert_nowhere_under(dir, GITLAB_TOKEN);
+        assert_nowhere_under(dir, GITLAB_TOKEN);
     }
     assert!(!String::from_utf8_lossy(&output.stderr).contains(GITLAB_TOKEN));
     assert!(world.containers(&id).is_empty(), "the sandbox was removed");
@@ -603,7 +486,7 @@ fn the_grpc_route_runs_the_workflow_on_the_sandbox() {
 
 #[test]
 fn writes_to_gitlab_paths_outside_the_api_and_unknown_actions_are_refused() {
-    let world = World::new();
+    let world = DuoWorld::new();
     let duo = FakeDuo::builder(GITLAB_TOKEN)
         .script(vec![
             checkpoint("1", "RUNNING", json!([])),
@@ -733,7 +616,7 @@ fn writes_to_gitlab_paths_outside_the_api_and_unknown_actions_are_refused() {
 
 #[test]
 fn a_dropped_connection_is_resumed_with_the_workflow_id() {
-    let world = World::new();
+    let world = DuoWorld::new();
     let duo = FakeDuo::builder(GITLAB_TOKEN)
         .script(vec![
             checkpoint("1", "RUNNING", json!([])),
@@ -769,7 +652,7 @@ fn a_dropped_connection_is_resumed_with_the_workflow_id() {
 
 #[test]
 fn a_connection_that_does_not_come_back_fails_the_workflow_and_removes_the_sandbox() {
-    let world = World::new();
+    let world = DuoWorld::new();
     let duo = FakeDuo::builder(GITLAB_TOKEN)
         .script(vec![
             checkpoint("1", "RUNNING", json!([])),

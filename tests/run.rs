@@ -6,14 +6,13 @@
 //! every workflow found there are removed when the test ends, also when it fails.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use dw_test_support::agent::dw_agent_binary;
 use dw_test_support::gitlab::{FakeGitLab, Recorded, Reply};
-use dw_test_support::home::TempHome;
+use dw_test_support::workflow::{World, explain, image, json_lines, of_type};
 use serde_json::{Value, json};
 
 const ANTHROPIC_KEY: &str = "sk-ant-api03-RunTestKeyRunTestKey0123456789";
@@ -22,168 +21,8 @@ const GITLAB_TOKEN: &str = "glpat-RunTestToken0123456789";
 /// The value of `API_SECRET` in the project's `.env`.
 const ENV_SECRET: &str = "s3cr3t-from-the-dotenv-file";
 
-fn image() -> String {
-    std::env::var("DW_TEST_IMAGE")
-        .unwrap_or_else(|_| "dw-test/workflow-generic-image:v0.0.4".to_owned())
-}
-
-/// A project, a home and a state directory; removes the sandboxes of its workflows on drop.
-struct World {
-    home: TempHome,
-    project: PathBuf,
-    state: PathBuf,
-}
-
-impl World {
-    fn new() -> World {
-        let home = TempHome::new();
-        let project = home.dir("project");
-        let state = home.dir("state");
-        World {
-            home,
-            project,
-            state,
-        }
-    }
-
-    fn file(&self, name: &str, contents: &str) -> PathBuf {
-        let path = self.project.join(name);
-        std::fs::write(&path, contents).unwrap();
-        path
-    }
-
-    fn script(&self, turns: &[Value]) -> PathBuf {
-        let path = self.home.join("script.jsonl");
-        let text: Vec<String> = turns.iter().map(Value::to_string).collect();
-        std::fs::write(&path, text.join("\n") + "\n").unwrap();
-        path
-    }
-
-    fn dw(&self) -> Command {
-        let mut command = self.home.command(env!("CARGO_BIN_EXE_dw"));
-        command
-            .env("DW_STATE_DIR", &self.state)
-            .env("DW_AGENT", dw_agent_binary())
-            .env("NO_COLOR", "1")
-            .env_remove("ANTHROPIC_API_KEY")
-            .env_remove("ANTHROPIC_BASE_URL")
-            .env_remove("OPENAI_API_KEY")
-            .env_remove("OPENAI_BASE_URL")
-            .env_remove("GITLAB_TOKEN")
-            .env_remove("GITLAB_URL")
-            .stdin(Stdio::null());
-        command
-    }
-
-    /// `dw run GOAL --workspace PROJECT --image IMAGE ARGS…`.
-    fn run(&self, goal: &str, args: &[&str]) -> Command {
-        let mut command = self.dw();
-        command
-            .args(["run", goal, "--workspace"])
-            .arg(&self.project)
-            .args(["--image", &image()])
-            .args(args);
-        command
-    }
-
-    fn workflow_ids(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(self.state.join("workflows")) else {
-            return Vec::new();
-        };
-        let mut ids: Vec<String> = entries
-            .map(|entry| entry.unwrap().file_name().into_string().unwrap())
-            .collect();
-        ids.sort();
-        ids
-    }
-
-    fn only_workflow(&self) -> String {
-        let ids = self.workflow_ids();
-        assert_eq!(ids.len(), 1, "{ids:?}");
-        ids[0].clone()
-    }
-
-    fn events(&self, id: &str) -> Vec<Value> {
-        lines(&self.state.join("workflows").join(id).join("events.jsonl"))
-    }
-
-    fn audit(&self, id: &str) -> Vec<Value> {
-        lines(&self.state.join("workflows").join(id).join("audit.jsonl"))
-    }
-
-    /// Every file under the state directory, concatenated.
-    fn state_text(&self) -> String {
-        fn walk(dir: &Path, text: &mut String) {
-            for entry in std::fs::read_dir(dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    walk(&path, text);
-                } else {
-                    text.push_str(&String::from_utf8_lossy(&std::fs::read(&path).unwrap()));
-                }
-            }
-        }
-        let mut text = String::new();
-        walk(&self.state, &mut text);
-        text
-    }
-
-    fn containers(&self, id: &str) -> Vec<String> {
-        let output = Command::new("docker")
-            .args(["ps", "-aq", "--filter"])
-            .arg(format!("label=dev.dw.workflow={id}"))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&output.stdout)
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
-impl Drop for World {
-    fn drop(&mut self) {
-        for id in self.workflow_ids() {
-            let containers = self.containers(&id);
-            if !containers.is_empty() {
-                let _ = Command::new("docker")
-                    .args(["rm", "-f", "-v"])
-                    .args(&containers)
-                    .output();
-            }
-        }
-    }
-}
-
-fn lines(path: &Path) -> Vec<Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
-}
-
-fn explain(output: &Output) -> String {
-    format!(
-        "status {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn json_lines(output: &Output) -> Vec<Value> {
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
-        .collect()
-}
-
-fn of_type<'a>(records: &'a [Value], kind: &str) -> Vec<&'a Value> {
-    records
-        .iter()
-        .filter(|record| record["type"] == kind)
-        .collect()
+fn world() -> World {
+    World::new(env!("CARGO_BIN_EXE_dw"))
 }
 
 /// The number of assistant turns in a request's conversation: which turn the model is asked for.
@@ -228,7 +67,7 @@ fn anthropic_turn(text: &str, calls: &[(&str, &str, Value)]) -> Value {
 
 #[test]
 fn an_anthropic_workflow_reads_edits_tests_and_finishes() {
-    let world = World::new();
+    let world = world();
     typo_project(&world);
     let turns = [
         anthropic_turn(
@@ -434,7 +273,7 @@ fn an_anthropic_workflow_reads_edits_tests_and_finishes() {
 
 #[test]
 fn an_openai_compatible_server_gets_tool_calls_answered_by_tool_messages() {
-    let world = World::new();
+    let world = world();
     typo_project(&world);
     let call = |id: &str, name: &str, arguments: Value| json!({"id": id, "type": "function", "function": {"name": name, "arguments": arguments.to_string()}});
     let turns = [
@@ -526,7 +365,7 @@ fn an_openai_compatible_server_gets_tool_calls_answered_by_tool_messages() {
 
 #[test]
 fn nothing_changes_before_the_plan_is_approved_and_max_steps_fails_the_workflow() {
-    let world = World::new();
+    let world = world();
     world.file("a.txt", "one\n");
     let script = world.script(&[
         json!({"tool_calls": [{"name": "write_file", "input": {"path": "a.txt", "content": "changed\n"}}]}),
@@ -576,7 +415,7 @@ fn nothing_changes_before_the_plan_is_approved_and_max_steps_fails_the_workflow(
 
 #[test]
 fn the_plan_is_adjusted_at_the_terminal_then_approved() {
-    let world = World::new();
+    let world = world();
     world.file("a.txt", "one\n");
     let script = world.script(&[
         json!({"tool_calls": [{"name": "create_plan", "input": {"steps": [{"title": "Edit a.txt"}]}}]}),
@@ -653,7 +492,7 @@ fn the_plan_is_adjusted_at_the_terminal_then_approved() {
 
 #[test]
 fn the_gitlab_tools_only_ever_read() {
-    let world = World::new();
+    let world = world();
     let project = "group/app";
     let encoded = "group%2Fapp";
     let gitlab = FakeGitLab::builder()
@@ -777,7 +616,7 @@ fn the_gitlab_tools_only_ever_read() {
 
 #[test]
 fn a_goal_with_a_token_is_refused_and_nothing_is_created() {
-    let world = World::new();
+    let world = world();
     let script = world.script(&[json!({"text": "done"})]);
     let output = world
         .run(
@@ -841,7 +680,7 @@ fn run_until_blocked(world: &World) -> (std::process::Child, BufReader<std::proc
 
 #[test]
 fn a_killed_run_resumes_from_its_events_and_its_sandbox_is_reaped() {
-    let world = World::new();
+    let world = world();
     let (mut child, _stdout) = run_until_blocked(&world);
     let id = world.only_workflow();
     assert_eq!(world.containers(&id).len(), 1);
@@ -895,7 +734,7 @@ fn a_killed_run_resumes_from_its_events_and_its_sandbox_is_reaped() {
 
 #[test]
 fn workflows_stop_from_another_process_stops_a_running_workflow() {
-    let world = World::new();
+    let world = world();
     let (child, stdout) = run_until_blocked(&world);
     let id = world.only_workflow();
     let follow = world
@@ -952,7 +791,7 @@ fn workflows_stop_from_another_process_stops_a_running_workflow() {
 
 #[test]
 fn ctrl_c_pauses_after_the_current_action_and_resume_takes_an_adjustment() {
-    let world = World::new();
+    let world = world();
     let script = world.script(&[
         json!({"tool_calls": [{"name": "create_plan", "input": {"steps": [{"title": "Wait for go"}]}}]}),
         json!({"tool_calls": [{"name": "run_command", "input": {"program": "bash", "args": ["-c", "while [ ! -e go ]; do sleep 0.05; done; echo released"]}}]}),
@@ -1047,7 +886,7 @@ fn ctrl_c_pauses_after_the_current_action_and_resume_takes_an_adjustment() {
 
 #[test]
 fn a_question_waits_for_an_answer_given_on_resume() {
-    let world = World::new();
+    let world = world();
     let script = world.script(&[
         json!({"tool_calls": [{"name": "create_plan", "input": {"steps": [{"title": "Ask"}]}}]}),
         json!({"tool_calls": [{"name": "ask_user", "input": {"question": "Which port should the server use?"}}]}),

@@ -9,6 +9,8 @@
 //! - [`home`]: a temporary home directory with runtimes' sockets, Docker contexts and VS Code
 //!   settings in their real places, and the environment a `dw` process needs to use it;
 //! - [`agent`]: the static `dw-agent` executor binary the sandbox mounts;
+//! - [`workflow`]: a world for `dw run` tests (home, project, state directory) and readers of
+//!   what a workflow leaves on disk;
 //! - [`docker`]: guards that remove every container and network a test labelled, also on panic.
 //!
 //! Helpers panic with a message on set-up failures: a test that cannot build its world must fail
@@ -21,6 +23,7 @@ pub mod duo;
 pub mod engine;
 pub mod gitlab;
 pub mod home;
+pub mod workflow;
 
 /// The image the tests use: `DW_TEST_IMAGE`, set by `scripts/test`, else the name it builds.
 pub fn test_image() -> String {
