@@ -636,6 +636,34 @@ impl Runner {
         }
     }
 
+    /// Why the sandbox stopped answering while `tool` ran — the engine went away, or the
+    /// executor did — and what to do next.
+    async fn sandbox_lost(&self, tool: Tool, error: &crate::client::ClientError) -> String {
+        let id = self.id();
+        let engine = &self.env.engine;
+        if engine
+            .call("GET /_ping", engine.docker().ping())
+            .await
+            .is_err()
+        {
+            return format!(
+                "the container engine at {} stopped answering while `{}` ran; start it again, \
+                 then `dw workflows resume {id}` goes on in a new sandbox",
+                engine.endpoint(),
+                tool.name()
+            );
+        }
+        let why = match error {
+            crate::client::ClientError::Closed { reason, .. } => reason.clone(),
+            other => other.to_string(),
+        };
+        format!(
+            "the executor in the sandbox stopped while `{}` ran ({why}); `dw workflows resume \
+             {id}` goes on in a new sandbox",
+            tool.name()
+        )
+    }
+
     /// Honours a pause or stop asked for since the last step.
     async fn between_steps(&mut self) -> Result<Option<End>, DriveError> {
         match self.env.control.current() {
@@ -729,7 +757,21 @@ impl Runner {
                      state of the project before you run it again",
                 ))
             } else {
-                self.execute(call).await?
+                match self.execute(call).await {
+                    Err(DriveError::Sandbox(reason)) => {
+                        // The call failed with its sandbox: record that, so that a resume tells
+                        // the model instead of running the call again.
+                        let result = ToolResult::error(
+                            &call.id,
+                            "interrupted: the sandbox stopped while this ran (its executor or the \
+                             container engine went away), so its effect is unknown; check the \
+                             state of the project before you run it again",
+                        );
+                        self.record_result(call, &result, millis(started.elapsed()))?;
+                        return Err(DriveError::Sandbox(reason));
+                    }
+                    executed => executed?,
+                }
             };
             let outcome = match executed {
                 Executed::Done(outcome) => outcome,
@@ -827,9 +869,7 @@ impl Runner {
             };
             return match ran {
                 Ok(outcome) => Ok(Executed::Done(outcome)),
-                Err(error) => Err(DriveError::Sandbox(format!(
-                    "the sandbox stopped answering: {error}"
-                ))),
+                Err(error) => Err(DriveError::Sandbox(self.sandbox_lost(tool, &error).await)),
             };
         }
         if tool.is_gitlab() {

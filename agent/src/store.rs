@@ -10,8 +10,9 @@
 //!
 //! Appends are single `write` calls on an unbuffered file, so a record is in the kernel before
 //! the next step starts and `kill -9` of dw loses nothing already appended; status changes are
-//! also synced to the disk. A line torn by a crash mid-write can only be the last one, and is
-//! skipped when reading.
+//! also synced to the disk. A line torn by a crash mid-write can only be the last one: it is
+//! skipped when reading, and cut off before the next append. An append the disk has no room
+//! for is taken back whole.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
@@ -368,10 +369,9 @@ impl Workflow {
     /// The events log, for appending.
     pub fn event_log(&self) -> Result<EventLog, StoreError> {
         let path = self.events_path();
-        Ok(EventLog {
-            file: append(&path)?,
-            path,
-        })
+        let file = append(&path)?;
+        drop_torn_line(&file, &path)?;
+        Ok(EventLog { file, path })
     }
 
     /// Sends `audit`'s records to this workflow's `audit.jsonl` from now on, with those it
@@ -435,6 +435,29 @@ pub fn read_lines<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>,
     Ok(values)
 }
 
+/// Appends `line` whole or not at all: a write cut short (a full disk) is taken back, so that
+/// the next append does not follow half a line.
+fn append_whole(file: &mut File, line: &[u8]) -> std::io::Result<()> {
+    let before = file.metadata()?.len();
+    file.write_all(line).inspect_err(|_| {
+        let _ = file.set_len(before);
+    })
+}
+
+/// Cuts a torn last line (a crash in the middle of an append) off `file`, which readers skip
+/// anyway, before anything is appended after it.
+fn drop_torn_line(file: &File, path: &Path) -> Result<(), StoreError> {
+    let text = std::fs::read(path).map_err(io("read", path))?;
+    let whole = text
+        .iter()
+        .rposition(|byte| *byte == b'\n')
+        .map_or(0, |end| end + 1);
+    if whole < text.len() {
+        file.set_len(whole as u64).map_err(io("repair", path))?;
+    }
+    Ok(())
+}
+
 fn append(path: &Path) -> Result<File, StoreError> {
     OpenOptions::new()
         .create(true)
@@ -467,9 +490,7 @@ impl EventLog {
             source: error.into(),
         })?;
         line.push(b'\n');
-        self.file
-            .write_all(&line)
-            .map_err(io("append to", &self.path))?;
+        append_whole(&mut self.file, &line).map_err(io("append to", &self.path))?;
         if matches!(record, Record::Status { .. }) {
             self.file.sync_data().map_err(io("sync", &self.path))?;
         }
@@ -568,7 +589,7 @@ impl AuditLog {
         match &mut *sink {
             Sink::Held(lines) => lines.extend_from_slice(&line),
             Sink::File(file) => {
-                if let Err(error) = file.write_all(&line) {
+                if let Err(error) = append_whole(file, &line) {
                     eprintln!("warning: cannot append to the workflow's audit log: {error}");
                 }
             }
@@ -683,6 +704,27 @@ mod tests {
         assert_eq!(history.settings, settings(&id));
         assert_eq!(history.status(), WorkflowStatus::Planning);
         assert_eq!(store.list().unwrap(), vec![workflow]);
+    }
+
+    #[test]
+    fn a_torn_last_line_is_cut_off_before_the_next_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::at(dir.path());
+        let (workflow, lock, _log) = store.create(&settings("w1")).unwrap();
+        let mut file = append(&workflow.events_path()).unwrap();
+        file.write_all(br#"{"ts":"2026-11-23T12:00:00.000Z","type":"sta"#)
+            .unwrap();
+        drop(lock);
+        let _lock = workflow.lock().unwrap();
+        let mut log = workflow.event_log().unwrap();
+        log.append(&Record::status(WorkflowStatus::Planning))
+            .unwrap();
+        assert_eq!(
+            workflow.history().unwrap().status(),
+            WorkflowStatus::Planning
+        );
+        let text = std::fs::read_to_string(workflow.events_path()).unwrap();
+        assert_eq!(text.lines().count(), 2, "{text}");
     }
 
     #[test]

@@ -225,6 +225,12 @@ fn classify(
     error: bollard::errors::Error,
 ) -> EngineError {
     use bollard::errors::Error as Bollard;
+    if let Some(source) = connect_failure(&error) {
+        return EngineError::Connect {
+            endpoint: endpoint.clone(),
+            source,
+        };
+    }
     match error {
         Bollard::DockerResponseServerError {
             status_code,
@@ -259,6 +265,25 @@ fn classify(
             message: other.to_string(),
         },
     }
+}
+
+/// The operating system's error when a call could not even connect: the engine went away after
+/// dw connected to it (it stopped, or its VM did). `None` for any other failure.
+fn connect_failure(error: &bollard::errors::Error) -> Option<io::Error> {
+    let bollard::errors::Error::HyperLegacyError { err } = error else {
+        return None;
+    };
+    if !err.is_connect() {
+        return None;
+    }
+    let mut cause = std::error::Error::source(err);
+    while let Some(current) = cause {
+        if let Some(io_error) = current.downcast_ref::<io::Error>() {
+            return Some(io::Error::new(io_error.kind(), io_error.to_string()));
+        }
+        cause = current.source();
+    }
+    Some(io::Error::other(err.to_string()))
 }
 
 fn client(

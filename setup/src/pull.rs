@@ -74,6 +74,20 @@ pub enum PullError {
         /// The image reference.
         image: String,
     },
+    /// The engine went away in the middle of the pull (it stopped, or its VM did).
+    #[error(
+        "the engine at {endpoint} stopped answering in the middle of the pull of {image} \
+         ({message}). Start it again (`dw runtimes` shows whether it answers), then run `dw setup \
+         --only pull`"
+    )]
+    EngineStopped {
+        /// The image reference.
+        image: String,
+        /// Where the engine was.
+        endpoint: String,
+        /// How the connection ended.
+        message: String,
+    },
     /// Anything else the engine said.
     #[error("the pull of {image} failed: {message}")]
     Other {
@@ -132,7 +146,17 @@ pub async fn pull(
             Ok(None) => break,
             Ok(Some(item)) => item,
         };
-        let info = item.map_err(|error| classify(image, error))?;
+        let info = match item {
+            Ok(info) => info,
+            Err(error) if is_connection_error(&error) && !answers(engine).await => {
+                return Err(PullError::EngineStopped {
+                    image: image.to_owned(),
+                    endpoint: engine.endpoint().to_string(),
+                    message: error.to_string(),
+                });
+            }
+            Err(error) => return Err(classify(image, error)),
+        };
         if let Some(error) = info.error_detail.and_then(|detail| detail.message) {
             return Err(classify_message(image, error));
         }
@@ -149,6 +173,26 @@ pub async fn pull(
     }
     observer.pull_finished();
     Ok(present(engine, image).await?.unwrap_or_default())
+}
+
+/// Whether the error is about the connection to the engine rather than an answer from it.
+fn is_connection_error(error: &bollard::errors::Error) -> bool {
+    use bollard::errors::Error as Bollard;
+    !matches!(
+        error,
+        Bollard::DockerResponseServerError { .. }
+            | Bollard::DockerStreamError { .. }
+            | Bollard::JsonDataError { .. }
+            | Bollard::JsonSerdeError { .. }
+    )
+}
+
+/// Whether the engine answers `/_ping` now.
+async fn answers(engine: &Engine) -> bool {
+    engine
+        .call("GET /_ping", engine.docker().ping())
+        .await
+        .is_ok()
 }
 
 fn classify(image: &str, error: bollard::errors::Error) -> PullError {

@@ -299,7 +299,12 @@ pub async fn finish(runner: Runner, front: Front, output: &Output) -> anyhow::Re
     let signals = front.watch_signals();
     let outcome = runner.run().await;
     signals.abort();
-    let outcome = outcome?;
+    let outcome = outcome.with_context(|| {
+        format!(
+            "workflow {id} stopped because its state could not be recorded; fix the cause below, \
+             then `dw workflows resume {id}` goes on from the last step recorded"
+        )
+    })?;
     if !output.json() {
         front.conclude(&id, &outcome);
     }

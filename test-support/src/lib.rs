@@ -11,7 +11,10 @@
 //! - [`agent`]: the static `dw-agent` executor binary the sandbox mounts;
 //! - [`workflow`]: a world for `dw run` tests (home, project, state directory) and readers of
 //!   what a workflow leaves on disk;
-//! - [`docker`]: guards that remove every container and network a test labelled, also on panic.
+//! - [`docker`]: guards that remove every container and network a test labelled, also on panic;
+//! - [`private_engine`]: a `dockerd` of a test's own, which it may stop, kill and start again;
+//! - [`proxy`]: a TCP proxy that holds a transfer midway (a pull caught under way);
+//! - [`watch`]: inotify on a directory, to strike while another process writes there.
 //!
 //! Helpers panic with a message on set-up failures: a test that cannot build its world must fail
 //! loudly, never pass.
@@ -23,6 +26,9 @@ pub mod duo;
 pub mod engine;
 pub mod gitlab;
 pub mod home;
+pub mod private_engine;
+pub mod proxy;
+pub mod watch;
 pub mod workflow;
 
 /// The image the tests use: `DW_TEST_IMAGE`, set by `scripts/test`, else the name it builds.
