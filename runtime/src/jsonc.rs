@@ -598,11 +598,28 @@ fn check_string(body: &str, start: usize, end: usize) -> Result<(), JsoncError> 
 
 fn syntax_error(body: &str, error: &ParseError) -> JsoncError {
     let range = error.range();
-    let found: String = body
-        .get(range.start..range.end)
-        .unwrap_or("")
+    // jsonc-parser points a number error at the character after the bad number (`-}`, or the
+    // end of the text): what the user wrote, and where, is the number before it.
+    let (offending, (line, column)) = match error.kind() {
+        ParseErrorKind::ExpectedDigit
+        | ParseErrorKind::ExpectedDigitFollowingNegativeSign
+        | ParseErrorKind::ExpectedPlusMinusOrDigitInNumberLiteral => {
+            let number = number_before(body, range.start);
+            (number, line_column(body, range.start - number.len()))
+        }
+        _ => (
+            body.get(range.start..range.end).unwrap_or(""),
+            (error.line_display(), error.column_display()),
+        ),
+    };
+    // Quoted in a message for a terminal: a control character is shown as its JSON escape.
+    let found: String = offending
         .chars()
         .take(24)
+        .map(|character| match character {
+            control if control.is_control() => format!("\\u{:04x}", u32::from(control)),
+            visible => visible.to_string(),
+        })
         .collect();
     let problem = match unquoted_property_name(body, range.start) {
         Some(name) => {
@@ -611,10 +628,19 @@ fn syntax_error(body: &str, error: &ParseError) -> JsoncError {
         None => describe_problem(error.kind(), &found),
     };
     JsoncError::Syntax {
-        line: error.line_display(),
-        column: error.column_display(),
+        line,
+        column,
         problem,
     }
+}
+
+/// The characters of a number literal that end at `position` (it starts with `-` or a digit).
+fn number_before(body: &str, position: usize) -> &str {
+    let before = body.get(..position).unwrap_or("");
+    let start = before
+        .trim_end_matches(|c: char| c.is_ascii_digit() || matches!(c, '-' | '+' | '.' | 'e' | 'E'))
+        .len();
+    before[start..].trim_start_matches(|c: char| c != '-' && !c.is_ascii_digit())
 }
 
 /// The bare word at `position` when a `:` follows it: a property name written without quotes

@@ -271,6 +271,10 @@ fn salvage_id(line: &str) -> Option<u64> {
     struct OnlyId {
         id: u64,
     }
+    // A struct also reads from a JSON array (`[7]`), whose first element is no one's id.
+    if !line.trim_start().starts_with('{') {
+        return None;
+    }
     serde_json::from_str::<OnlyId>(line)
         .ok()
         .map(|only| only.id)
