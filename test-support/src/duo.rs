@@ -484,7 +484,8 @@ async fn play(
     out: mpsc::Sender<Out>,
     mut events: mpsc::Receiver<Value>,
 ) {
-    let Heard::Event(start) = next_event(&shared, index, &out, &mut events).await else {
+    let Heard::Event(start) = next_event(&shared, index, &out, &mut events, Wait::Answer).await
+    else {
         return;
     };
     shared.update(index, |seen| seen.start = start);
@@ -497,7 +498,7 @@ async fn play(
                 }
                 if expects_response {
                     let Heard::Event(response) =
-                        next_event(&shared, index, &out, &mut events).await
+                        next_event(&shared, index, &out, &mut events, Wait::Answer).await
                     else {
                         return;
                     };
@@ -507,7 +508,9 @@ async fn play(
             }
             Step::Heartbeat => {
                 while shared.seen.lock().unwrap().sessions[index].heartbeats == 0 {
-                    if let Heard::Over = next_event(&shared, index, &out, &mut events).await {
+                    if let Heard::Over =
+                        next_event(&shared, index, &out, &mut events, Wait::Heartbeat).await
+                    {
                         return;
                     }
                 }
@@ -534,13 +537,24 @@ async fn play(
     let _ = out.send(Out::Close).await;
 }
 
-/// The client's next event other than a heartbeat (heartbeats are counted). A `stopWorkflow`
-/// is recorded and answered as the service does: a STOPPED checkpoint, then the end.
+/// What [`next_event`] waits for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// The client's next event other than a heartbeat.
+    Answer,
+    /// The next heartbeat.
+    Heartbeat,
+}
+
+/// The client's next event of the kind `wait` says (heartbeats are counted either way). A
+/// `stopWorkflow` is recorded and answered as the service does: a STOPPED checkpoint, then the
+/// end.
 async fn next_event(
     shared: &Shared,
     index: usize,
     out: &mpsc::Sender<Out>,
     events: &mut mpsc::Receiver<Value>,
+    wait: Wait,
 ) -> Heard {
     loop {
         let Some(event) = events.recv().await else {
@@ -548,6 +562,9 @@ async fn next_event(
         };
         if event.get("heartbeat").is_some() {
             shared.update(index, |seen| seen.heartbeats += 1);
+            if wait == Wait::Heartbeat {
+                return Heard::Event(event);
+            }
             continue;
         }
         if event.get("stopWorkflow").is_some() {

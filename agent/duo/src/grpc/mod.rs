@@ -10,7 +10,7 @@ pub mod convert;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::transport::{ClientTlsConfig, Endpoint};
@@ -102,7 +102,10 @@ impl GrpcTarget {
         *request.metadata_mut() = metadata;
         // The call runs in its own task: the service reads the startRequest before it answers
         // with headers, so the call must be in flight while the session sends.
+        // Dropped when the call ends, however it ends: `send` stops waiting for room then.
+        let (alive, finished) = watch::channel(());
         let task = tokio::spawn(async move {
+            let _alive = alive;
             let mut actions = match client.execute_workflow(request).await {
                 Ok(response) => response.into_inner(),
                 Err(status) => {
@@ -125,6 +128,7 @@ impl GrpcTarget {
         Ok(GrpcSession {
             outbound: Some(outbound),
             inbound,
+            finished,
             task,
         })
     }
@@ -159,16 +163,22 @@ impl GrpcTarget {
 pub struct GrpcSession {
     outbound: Option<mpsc::Sender<proto::ClientEvent>>,
     inbound: mpsc::Receiver<Result<Action>>,
+    /// Changes (its sender is dropped) when the call has ended.
+    finished: watch::Receiver<()>,
     task: JoinHandle<()>,
 }
 
 impl Session for GrpcSession {
     async fn send(&mut self, event: ClientEvent) -> Result<()> {
         let outbound = self.outbound.as_ref().ok_or(Error::Closed)?;
-        outbound
-            .send(proto::ClientEvent::from(event))
-            .await
-            .map_err(|_| Error::Closed)
+        let mut finished = self.finished.clone();
+        tokio::select! {
+            sent = outbound.send(proto::ClientEvent::from(event)) => sent.map_err(|_| Error::Closed),
+            // The call is over: nothing reads the request stream any more (the transport may
+            // hold it open), so waiting for room would wait forever once the buffer is full.
+            // The event cannot be delivered; `next` tells how the call ended.
+            _ = finished.changed() => Ok(()),
+        }
     }
 
     async fn next(&mut self) -> Option<Result<Action>> {
