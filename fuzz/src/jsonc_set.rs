@@ -117,10 +117,9 @@ fn check_refusal(input: &str, error: &jsonc::JsoncError) -> Result<(), String> {
             .is_some_and(|length| error.column() >= 1 && error.column() <= length + 1);
     // The message is printed to a terminal: what it quotes must be visible, and not empty.
     let message = error.to_string();
-    // An empty quotation is " ``" before a space or a colon; only looked for when the input
-    // has no "``" that a quotation of it could show.
-    let empty_quotation = !input.contains("``")
-        && (message.contains(" `` ") || message.contains(" ``:") || message.ends_with(" ``"));
+    // An empty quotation is "``"; only looked for when the input has no backtick that a
+    // quotation of it could show next to a quote.
+    let empty_quotation = !input.contains('`') && message.contains("``");
     if empty_quotation || message.chars().any(char::is_control) {
         return Err(format!(
             "the error quotes nothing visible: {message:?}\n--- input\n{input:?}"
