@@ -70,7 +70,7 @@ pub async fn reap_orphans(engine: &Engine) -> Result<Vec<Removed>, ReapError> {
         if !crate::owner::is_gone(owner) {
             continue;
         }
-        crate::sandbox::remove_container(engine, &id)
+        dw_runtime::container::remove_container(engine, &id)
             .await
             .map_err(|source| ReapError {
                 action: format!("remove the orphaned sandbox container {id}"),

@@ -11,10 +11,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bollard::container::LogOutput;
-use bollard::query_parameters::{
-    AttachContainerOptions, CreateContainerOptions, RemoveContainerOptions,
-};
+use bollard::query_parameters::{AttachContainerOptions, CreateContainerOptions};
 use dw_protocol::result::HelloResult;
+use dw_runtime::container::ContainerGuard;
 use dw_runtime::engine::{Engine, EngineError};
 use dw_runtime::sandbox::{Limits, Network, SandboxSpec, User};
 use futures_util::{Stream, StreamExt};
@@ -288,7 +287,7 @@ impl Sandbox {
             .call(
                 "POST /containers/{id}/attach",
                 docker.attach_container(
-                    &container.id,
+                    container.id(),
                     Some(AttachContainerOptions {
                         stdin: true,
                         stdout: true,
@@ -307,7 +306,7 @@ impl Sandbox {
         engine
             .call(
                 "POST /containers/{id}/start",
-                docker.start_container(&container.id, None),
+                docker.start_container(container.id(), None),
             )
             .await
             .map_err(|source| SandboxError::Engine {
@@ -322,14 +321,14 @@ impl Sandbox {
             Ok(Ok(hello)) => hello,
             Ok(Err(source)) => {
                 return Err(SandboxError::Hello {
-                    container: container.id.clone(),
+                    container: container.id().to_owned(),
                     source,
                     stderr: stderr_tail(),
                 });
             }
             Err(_elapsed) => {
                 return Err(SandboxError::HelloTimeout {
-                    container: container.id.clone(),
+                    container: container.id().to_owned(),
                     stderr: stderr_tail(),
                 });
             }
@@ -344,7 +343,7 @@ impl Sandbox {
 
     /// The container's id.
     pub fn id(&self) -> &str {
-        &self.container.id
+        self.container.id()
     }
 
     /// The spec the sandbox was made from.
@@ -363,83 +362,14 @@ impl Sandbox {
     }
 
     /// Removes the container (and its anonymous volumes), killing what runs in it.
-    pub async fn remove(mut self) -> Result<(), SandboxError> {
-        let Some(engine) = self.container.engine.take() else {
-            return Ok(());
-        };
-        remove_container(&engine, &self.container.id)
+    pub async fn remove(self) -> Result<(), SandboxError> {
+        self.container
+            .remove()
             .await
             .map_err(|source| SandboxError::Engine {
                 action: "remove the sandbox container",
                 source,
             })
-    }
-}
-
-/// Force-removes a container; one that is already gone is fine.
-pub(crate) async fn remove_container(engine: &Engine, id: &str) -> Result<(), EngineError> {
-    let removed = engine
-        .call(
-            "DELETE /containers/{id}",
-            engine.docker().remove_container(
-                id,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    v: true,
-                    link: false,
-                }),
-            ),
-        )
-        .await;
-    match removed {
-        Err(EngineError::Api {
-            status: Some(404), ..
-        }) => Ok(()),
-        other => other,
-    }
-}
-
-/// Removes its container on drop unless [`Sandbox::remove`] did.
-#[derive(Debug)]
-struct ContainerGuard {
-    id: String,
-    /// `None` once removed.
-    engine: Option<Engine>,
-}
-
-impl ContainerGuard {
-    fn new(engine: &Engine, id: String) -> Self {
-        Self {
-            id,
-            engine: Some(engine.clone()),
-        }
-    }
-}
-
-impl Drop for ContainerGuard {
-    /// Removes the container on a thread of its own, with a connection of its own: the caller's
-    /// runtime may be busy or shutting down, and a drop cannot await.
-    fn drop(&mut self) {
-        let Some(engine) = self.engine.take() else {
-            return;
-        };
-        let id = std::mem::take(&mut self.id);
-        let removal = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                let kind = dw_runtime::kind::RuntimeKind::Custom;
-                if let Ok(fresh) = Engine::connect(engine.endpoint(), kind, engine.deadline()).await
-                {
-                    let _ = remove_container(&fresh, &id).await;
-                }
-            });
-        });
-        let _ = removal.join();
     }
 }
 

@@ -24,9 +24,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bollard::container::LogOutput;
-use bollard::query_parameters::{
-    AttachContainerOptions, CreateContainerOptions, RemoveContainerOptions, WaitContainerOptions,
-};
+use bollard::query_parameters::{AttachContainerOptions, CreateContainerOptions};
+use dw_runtime::container::ContainerGuard;
 use dw_runtime::engine::{Engine, EngineError};
 use dw_runtime::sandbox::{Limits, Mask, MaskKind, Network, SandboxSpec, User};
 use futures_util::StreamExt;
@@ -469,7 +468,7 @@ async fn run_unbounded(
         .call(
             "POST /containers/{id}/attach",
             docker.attach_container(
-                &container.id,
+                container.id(),
                 Some(AttachContainerOptions {
                     stdin: false,
                     stdout: true,
@@ -488,7 +487,7 @@ async fn run_unbounded(
     engine
         .call(
             "POST /containers/{id}/start",
-            docker.start_container(&container.id, None),
+            docker.start_container(container.id(), None),
         )
         .await
         .map_err(|source| ProbeError::Engine {
@@ -536,95 +535,6 @@ where
         String::from_utf8_lossy(&stdout).into_owned(),
         String::from_utf8_lossy(&stderr).into_owned(),
     ))
-}
-
-/// Force-removes a container; one that is already gone (`AutoRemove`) is fine.
-async fn remove_container(engine: &Engine, id: &str) -> Result<(), EngineError> {
-    let removed = engine
-        .call(
-            "DELETE /containers/{id}",
-            engine.docker().remove_container(
-                id,
-                Some(RemoveContainerOptions {
-                    force: true,
-                    v: true,
-                    link: false,
-                }),
-            ),
-        )
-        .await;
-    match removed {
-        Err(EngineError::Api {
-            status: Some(404), ..
-        }) => Ok(()),
-        // The engine is removing it already (AutoRemove): done when that is.
-        Err(EngineError::Api {
-            status: Some(409), ..
-        }) => {
-            let mut removal = engine.docker().wait_container(
-                id,
-                Some(WaitContainerOptions {
-                    condition: "removed".to_owned(),
-                }),
-            );
-            // Any answer (even "no such container") means the removal is over.
-            let _ = tokio::time::timeout(engine.deadline(), removal.next()).await;
-            Ok(())
-        }
-        other => other,
-    }
-}
-
-/// Removes its container on drop unless [`ContainerGuard::remove`] did.
-#[derive(Debug)]
-struct ContainerGuard {
-    id: String,
-    /// `None` once removed.
-    engine: Option<Engine>,
-}
-
-impl ContainerGuard {
-    fn new(engine: &Engine, id: String) -> Self {
-        Self {
-            id,
-            engine: Some(engine.clone()),
-        }
-    }
-
-    /// Removes the container now.
-    async fn remove(mut self) -> Result<(), EngineError> {
-        match self.engine.take() {
-            Some(engine) => remove_container(&engine, &self.id).await,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for ContainerGuard {
-    /// Removes the container on a thread of its own, with a connection of its own: the caller's
-    /// runtime may be busy or shutting down, and a drop cannot await.
-    fn drop(&mut self) {
-        let Some(engine) = self.engine.take() else {
-            return;
-        };
-        let id = std::mem::take(&mut self.id);
-        let removal = std::thread::spawn(move || {
-            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            runtime.block_on(async {
-                let kind = dw_runtime::kind::RuntimeKind::Custom;
-                if let Ok(fresh) = Engine::connect(engine.endpoint(), kind, engine.deadline()).await
-                {
-                    let _ = remove_container(&fresh, &id).await;
-                }
-            });
-        });
-        let _ = removal.join();
-    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@
 //! - [`jsonc`]: get and set a top-level key of a VS Code settings document, keeping every other
 //!   byte;
 //! - [`atomic`]: atomic file replacement with a backup, for every file dw edits;
+//! - [`container`]: removing the containers dw makes, also on drop;
 //! - [`config`]: dw's configuration file (sandbox limits, extra and excepted mask patterns);
 //! - [`secrets`]: what secret-looking values look like, and their redaction;
 //! - [`sandbox`]: the sandbox policy as a value, shared by the agent's container and the
@@ -25,6 +26,7 @@
 
 pub mod atomic;
 pub mod config;
+pub mod container;
 pub mod discovery;
 pub mod endpoint;
 pub mod engine;
