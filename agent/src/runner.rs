@@ -337,7 +337,7 @@ impl Runner {
     ) -> Runner {
         let tools = tools::definitions(env.gitlab.is_some());
         let goal = goal_message(&settings);
-        let mut runner = Runner {
+        Runner {
             workflow,
             _lock: lock,
             log,
@@ -353,9 +353,7 @@ impl Runner {
             pending_user: vec![goal],
             preset_answer: None,
             pending_turn: None,
-        };
-        runner.status = WorkflowStatus::Created;
-        runner
+        }
     }
 
     /// A runner that goes on with a workflow from its `history`. `message` is the user's
